@@ -1,0 +1,55 @@
+"""The `dcrload` command line: one sub-command per module in `dcrload.commands`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from dcrload.errors import UsageError
+
+COMMANDS = ("simulate", "mock", "statement", "probe")
+"""Sub-command modules under `dcrload.commands`, in the order `--help` lists them."""
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit status 2 (argparse prints usage too)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def _load(name: str) -> ModuleType:
+    return importlib.import_module(f"dcrload.commands.{name}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="dcrload",
+        description="Plan and test the load an app fleet puts on an OAuth 2.0 DCR service.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in COMMANDS:
+        module = _load(name)
+        command = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        module.add_arguments(command)
+        command.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return its exit status (2 for bad input, 130 when interrupted)."""
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args._run(args))
+    except UsageError as error:
+        print(f"dcrload: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("dcrload: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,77 @@
+"""Device clocks: how a device reads true time.
+
+A `DeviceClock` maps driver ("true") time to the device's two readings:
+- the wall clock, which has an `offset`, runs fast or slow by `skew_ppm`, and jumps by the
+  `steps` the user or a daylight-saving bug made;
+- the monotonic clock, which only has the skew (steps never touch it).
+It also answers the inverse question the lifecycle needs to schedule a refresh: at which
+true time will the reading first reach a given value. All times are seconds.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceClock:
+    """Offset and skew apply from true time 0; `steps` are (true time, jump) pairs."""
+
+    offset: float = 0.0
+    skew_ppm: float = 0.0
+    steps: Sequence[tuple[float, float]] = field(default=())
+
+    @property
+    def rate(self) -> float:
+        """Device seconds per true second."""
+        return 1.0 + self.skew_ppm * 1e-6
+
+    def _stepped(self, t: float) -> float:
+        if not self.steps:
+            return 0.0
+        index = bisect.bisect_right([s for s, _ in self.steps], t)
+        return sum(jump for _, jump in self.steps[:index])
+
+    def wall(self, t: float) -> float:
+        """The device's wall-clock reading at true time `t`, in the true-time frame."""
+        return t * self.rate + self.offset + self._stepped(t)
+
+    def monotonic(self, t: float) -> float:
+        """The device's monotonic reading at true time `t` (no offset, no steps)."""
+        return t * self.rate
+
+    def reading(self, basis: str, t: float) -> float:
+        """The reading the cohort's expiry basis uses: "exp" → wall, "expires_in" → monotonic."""
+        return self.wall(t) if basis == "exp" else self.monotonic(t)
+
+    def when(self, basis: str, target: float, after: float) -> float:
+        """The first true time ≥ `after` at which the reading reaches `target` (inf if never)."""
+        if self.reading(basis, after) >= target:
+            return after
+        if basis != "exp" or not self.steps:
+            base = 0.0 if basis != "exp" else self.offset
+            return self._reached(basis, target, max(after, (target - base) / self.rate))
+        start = after
+        for step_at, _ in [*(s for s in self.steps if s[0] > after), (math.inf, 0.0)]:
+            candidate = max(start, (target - self.offset - self._stepped(start)) / self.rate)
+            if candidate < step_at:
+                return self._reached(basis, target, candidate)
+            if self.wall(step_at) >= target:
+                return step_at
+            start = step_at
+        return math.inf
+
+    def _reached(self, basis: str, target: float, t: float) -> float:
+        """Round `t` up until the reading really reaches `target` (floating-point inversion
+        can land a hair short, and a timer that fires early would fire again at once)."""
+        while self.reading(basis, t) < target:
+            t = math.nextafter(t, math.inf) if t else math.ulp(0.0)
+            t = max(t, t + abs(t) * 1e-15)
+        return t
+
+
+PERFECT = DeviceClock()
+"""A clock with no error: reading == true time."""

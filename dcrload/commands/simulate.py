@@ -1,0 +1,94 @@
+"""`dcrload simulate [SCENARIO] [--out DIR] [--seed N] [--set path=value ...]`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from dcrload.results import ENDPOINTS, ResultsDir, default_out
+from dcrload.scenario import DEFAULT_SCENARIO, load_scenario
+
+NAME = "simulate"
+HELP = "Simulate a fleet through the DCR lifecycle and write summary, time series and report."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "scenario",
+        nargs="?",
+        default=str(DEFAULT_SCENARIO),
+        metavar="SCENARIO",
+        help=f"scenario file (default {DEFAULT_SCENARIO})",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="results folder (default results/<scenario>-<UTC timestamp>)",
+    )
+    parser.add_argument("--seed", type=int, metavar="N", help="override the scenario's seed")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        dest="overrides",
+        help="override a scenario field, e.g. fleet.instances=1000",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from dcrload.progress import DelayedProgress
+    from sim.fleet import simulate
+    from sim.summary import write_run
+
+    overrides = list(args.overrides)
+    if args.seed is not None:
+        if args.seed < 0:
+            from dcrload.errors import UsageError
+
+            raise UsageError(f"--seed {args.seed}: expected a non-negative integer")
+        overrides.append(f"scenario.seed={args.seed}")
+    scenario = load_scenario(args.scenario, overrides)
+    out = args.out or default_out(scenario.name)
+    with ResultsDir(out) as staging:
+        with DelayedProgress(f"simulating {scenario.name}", scenario.scenario.duration) as bar:
+            result = simulate(scenario, progress=bar.update)
+        summary = write_run(result, staging)
+    print_summary(summary, Console())
+    print(f"results: {out}")
+    return 0
+
+
+def print_summary(summary: dict[str, Any], console: Console) -> None:
+    """The short table: requests, mean and peak requests/s per endpoint, then user impact."""
+    table = Table(
+        title=f"{summary['scenario']} — {summary['simulated_seconds'] / 3600:g} h simulated"
+    )
+    for column in ("endpoint", "requests", "mean req/s", "peak req/s", "not 2xx"):
+        table.add_column(column, justify="left" if column == "endpoint" else "right")
+    for endpoint in ENDPOINTS:
+        data = summary["endpoints"][endpoint]
+        bad = sum(n for outcome, n in data["by_outcome"].items() if not outcome.startswith("2"))
+        table.add_row(
+            endpoint,
+            f"{data['requests']:,}",
+            f"{data['mean_rps']:.2f}",
+            f"{data['peak_rps']:.2f}",
+            f"{bad:,}",
+        )
+    console.print(table)
+    impact = summary["impact"]
+    console.print(
+        "impact: "
+        + ", ".join(
+            f"{key.replace('_', ' ')} {value:,}"
+            if isinstance(value, int)
+            else f"{key.replace('_', ' ')} {value:,.2f}"
+            for key, value in impact.items()
+        )
+    )

@@ -1,0 +1,58 @@
+"""`create_app`: the Starlette application of the mock DCR service."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from dcrload.statements import SigningKey
+from loadtests.mockserver.admin import AdminRoutes
+from loadtests.mockserver.api import ApiRoutes
+from loadtests.mockserver.dcr import DcrRoutes
+from loadtests.mockserver.gate import Gate
+from loadtests.mockserver.openapi import build_openapi
+from loadtests.mockserver.responses import json_response
+from loadtests.mockserver.settings import MockSettings
+from loadtests.mockserver.state import MockState
+from loadtests.mockserver.store import Store
+
+
+def create_app(
+    settings: MockSettings | None = None,
+    trusted_keys: dict[str, SigningKey] | None = None,
+    store: Store | None = None,
+    admin_key: str | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Gate:
+    """The mock as an ASGI app; its `MockState` is at ``app.state``."""
+    settings = settings or MockSettings()
+    state = MockState(settings, trusted_keys or {}, store, admin_key, clock)
+    dcr, api = DcrRoutes(state), ApiRoutes(state)
+    openapi = build_openapi(settings)
+    paths = state.paths
+    prefix = f"{paths.api_prefix}/{{sp}}"
+
+    async def healthz(request: Request) -> Response:
+        return json_response(200, {"status": "ok", "profile": settings.profile})
+
+    async def openapi_json(request: Request) -> Response:
+        return json_response(200, openapi)
+
+    routes = [
+        Route(paths.register, dcr.register, methods=["POST"]),
+        Route(paths.token, dcr.token, methods=["POST"]),
+        Route(f"{prefix}/configuration", api.configuration, methods=["GET"]),
+        Route(f"{prefix}/profiles", api.profiles, methods=["GET"]),
+        Route(f"{prefix}/authenticate/{{mvpd}}", api.authenticate, methods=["POST"]),
+        Route(f"{prefix}/decisions/authorize/{{mvpd}}", api.authorize, methods=["GET", "POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        *AdminRoutes(state).routes(),
+    ]
+    gate = Gate(Starlette(routes=routes), state)
+    return gate

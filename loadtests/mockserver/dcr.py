@@ -1,0 +1,251 @@
+"""The two DCR routes: Client Register and Client Token, in both profiles.
+
+``adobe-pass``: register answers 201 with ``client_id``, ``client_secret``,
+``client_id_issued_at`` (seconds), ``redirect_uris``, ``grant_types``, ``scopes``; the
+token route answers 201 with ``access_token``, ``token_type`` ("bearer"), ``expires_in``
+(seconds), ``created_at`` (milliseconds) and ``id``. ``X-Device-Info`` is required on both.
+Every token error is a 400.
+
+``rfc7591``: register takes client metadata and answers 201 with the metadata echoed and
+``client_secret_expires_at: 0``; the token route answers 200 (RFC 6749) with
+``access_token``, ``token_type`` ("Bearer"), ``expires_in``, ``scope``; ``invalid_client``
+is a 401. Clients authenticate with the method they registered (``client_secret_basic``
+by default, as RFC 7591 says).
+
+Either route accepts credentials in the form (``client_secret_post``) or in a Basic header,
+never both. An unknown client and a wrong secret get byte-identical answers, and a digest is
+computed and compared in both cases so their timing matches too.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+from typing import Any
+from urllib.parse import parse_qsl, unquote_plus, urlsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from loadtests.mockserver.gate import BODY_KEY
+from loadtests.mockserver.responses import NO_STORE, json_response, oauth_error
+from loadtests.mockserver.state import MockState
+from loadtests.mockserver.statements import StatementError, verify_statement
+from loadtests.mockserver.store import Client
+
+_DUMMY_DIGEST = hashlib.sha256(b"no such client").digest()
+AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _bad(code: str, description: str) -> Response:
+    return oauth_error(400, code, description)
+
+
+class DcrRoutes:
+    def __init__(self, state: MockState) -> None:
+        self.state = state
+        self.adobe = state.settings.profile == "adobe-pass"
+
+    # ------------------------------------------------------------------ register
+
+    async def register(self, request: Request) -> Response:
+        state = self.state
+        if self.adobe and not request.headers.get("x-device-info"):
+            return _bad("invalid_request", "The X-Device-Info header is required.")
+        if _media_type(request) != "application/json":
+            return _bad("invalid_request", "The content type must be application/json.")
+        try:
+            body = json.loads(request.scope[BODY_KEY])
+        except (ValueError, UnicodeDecodeError):
+            return _bad("invalid_request", "The body is not valid JSON.")
+        if not isinstance(body, dict):
+            return _bad("invalid_request", "The body must be a JSON object.")
+        statement = body.get("software_statement")
+        if not isinstance(statement, str) or not statement:
+            return _bad("invalid_request", "software_statement is required.")
+        redirect_uris = self._redirect_uris(body)
+        if redirect_uris is None:
+            return _bad("invalid_redirect_uri", "The redirect URI is not valid.")
+        metadata: dict[str, Any] = {"redirect_uris": redirect_uris}
+        if not self.adobe:
+            error = self._client_metadata(body, metadata)
+            if error is not None:
+                return error
+        try:
+            claims = verify_statement(
+                statement,
+                state.keys,
+                state.settings.statement_typ,
+                state.store.revoked,
+                state.clock,
+            )
+        except StatementError as refused:
+            return _bad(refused.code, refused.description)
+
+        secret = secrets.token_urlsafe(32)  # 256 bits
+        now = int(state.clock())
+        client = Client(
+            client_id=secrets.token_urlsafe(18),
+            secret_sha256=hashlib.sha256(secret.encode()).digest(),
+            software_id=claims["software_id"],
+            issued_at=now,
+            metadata=metadata,
+        )
+        state.store.add_client(client)
+        state.stats.clients_registered += 1
+        answer: dict[str, Any] = {
+            "client_id": client.client_id,
+            "client_secret": secret,
+            "client_id_issued_at": now,
+            "redirect_uris": redirect_uris,
+            "grant_types": ["client_credentials"],
+        }
+        if self.adobe:
+            answer["scopes"] = list(state.settings.scopes)
+        else:
+            answer.update(metadata)
+            answer["client_secret_expires_at"] = 0
+            answer["software_id"] = claims["software_id"]
+            if "software_version" in claims:
+                answer["software_version"] = claims["software_version"]
+        status = 200 if "register-200" in state.quirks else 201
+        return json_response(status, answer, NO_STORE)
+
+    @staticmethod
+    def _redirect_uris(body: dict[str, Any]) -> list[str] | None:
+        given: Any = body.get("redirect_uris", [])
+        if "redirect_uri" in body:
+            given = [body["redirect_uri"]]
+        if not isinstance(given, list):
+            return None
+        for uri in given:
+            if not isinstance(uri, str):
+                return None
+            parts = urlsplit(uri)
+            if not parts.scheme or (parts.scheme in ("http", "https") and not parts.netloc):
+                return None
+            if parts.fragment:
+                return None
+        return list(given)
+
+    @staticmethod
+    def _client_metadata(body: dict[str, Any], metadata: dict[str, Any]) -> Response | None:
+        name = body.get("client_name", "")
+        grants = body.get("grant_types", ["client_credentials"])
+        method = body.get("token_endpoint_auth_method", "client_secret_basic")
+        if not isinstance(name, str):
+            return _bad("invalid_client_metadata", "client_name must be a string.")
+        if not isinstance(grants, list) or grants != ["client_credentials"]:
+            return _bad("invalid_client_metadata", "grant_types must be ['client_credentials'].")
+        if method not in AUTH_METHODS:
+            return _bad("invalid_client_metadata", "Unsupported token_endpoint_auth_method.")
+        metadata.update(client_name=name, grant_types=grants, token_endpoint_auth_method=method)
+        return None
+
+    # ------------------------------------------------------------------ token
+
+    async def token(self, request: Request) -> Response:
+        state = self.state
+        headers = request.headers
+        if self.adobe and not headers.get("x-device-info"):
+            return _bad("invalid_request", "The X-Device-Info header is required.")
+        if _media_type(request) != "application/x-www-form-urlencoded":
+            return _bad("invalid_request", "The content type must be a form.")
+        try:
+            pairs = parse_qsl(
+                request.scope[BODY_KEY].decode("utf-8"),
+                keep_blank_values=True,
+                strict_parsing=False,
+            )
+        except (UnicodeDecodeError, ValueError):
+            return _bad("invalid_request", "The body is not a valid form.")
+        form = dict(pairs)
+        if len(form) != len(pairs):
+            return _bad("invalid_request", "A parameter is repeated.")
+        grant_type = form.get("grant_type")
+        if not grant_type:
+            return _bad("invalid_request", "grant_type is required.")
+
+        authorization = headers.get("authorization")
+        if authorization is not None:
+            if "client_id" in form or "client_secret" in form:
+                return _bad("invalid_request", "Use one client authentication method only.")
+            basic = _parse_basic(authorization)
+            if basic is None:
+                return self._invalid_client(True)
+            client_id, secret = basic
+            method = "client_secret_basic"
+        else:
+            client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+            if not client_id or not secret:
+                return _bad("invalid_request", "client_id and client_secret are required.")
+            method = "client_secret_post"
+
+        client = state.store.clients.get(client_id)
+        digest = hashlib.sha256(secret.encode()).digest()
+        expected = client.secret_sha256 if client is not None else _DUMMY_DIGEST
+        registered = client.metadata.get("token_endpoint_auth_method") if client else None
+        if (
+            not hmac.compare_digest(digest, expected)
+            or client is None
+            or (registered is not None and registered != method)
+        ):
+            return self._invalid_client(authorization is not None)
+        if grant_type != "client_credentials":
+            return _bad("unsupported_grant_type", "Only client_credentials is supported.")
+        if client.software_id in state.store.revoked:
+            return _bad("unauthorized_client", "The client's software statement is revoked.")
+
+        lifetime = state.token_lifetime()
+        quirks = state.quirks
+        exp_offset = 2 * lifetime if "exp-mismatch" in quirks else None
+        token, jti, _iat = state.issuer.issue(client_id, lifetime, exp_offset)
+        state.stats.tokens_issued += 1
+        if self.adobe:
+            answer: dict[str, Any] = {
+                "access_token": token,
+                "token_type": "bearer",
+                "expires_in": lifetime,
+                "created_at": int(state.clock() * 1000),
+                "id": jti,
+            }
+            status = 201
+        else:
+            answer = {
+                "access_token": token,
+                "token_type": "Bearer",
+                "expires_in": lifetime,
+                "scope": " ".join(state.settings.scopes),
+            }
+            status = 200
+        if "no-expires-in" in quirks:
+            del answer["expires_in"]
+        return json_response(status, answer, NO_STORE)
+
+    def _invalid_client(self, basic: bool) -> Response:
+        if self.adobe:
+            return oauth_error(400, "invalid_client", "Client authentication failed.")
+        extra = {"WWW-Authenticate": 'Basic realm="dcrload-mock"'} if basic else None
+        return oauth_error(401, "invalid_client", "Client authentication failed.", extra)
+
+
+def _parse_basic(value: str) -> tuple[str, str] | None:
+    scheme, _, encoded = value.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, sep, secret = decoded.partition(":")
+    if not sep:
+        return None
+    return unquote_plus(client_id), unquote_plus(secret)

@@ -1,0 +1,150 @@
+"""The ASGI middleware in front of every route: limits, counting, throttle, faults.
+
+One plain ASGI callable rather than a stack of Starlette middlewares, because it runs on
+every request and the token route must stay cheap. In order:
+
+1. count the answer by route and status (for ``/admin/stats``);
+2. headers larger than ``max_header_bytes`` in total: 431;
+3. a body larger than ``max_body_bytes`` (declared or streamed): 413. The body is read
+   here, once, and handed to the route in ``scope["dcrload.body"]``;
+4. on the DCR and API routes only: the per-device throttle (429), then the faults.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from loadtests.mockserver.state import MockState
+from loadtests.mockserver.throttle import device_key
+
+BODY_KEY = "dcrload.body"
+GATED = frozenset({"register", "token", "api"})
+
+
+def classify(state: MockState, path: str) -> str:
+    """The route name requests are counted under."""
+    paths = state.paths
+    if path == paths.token:
+        return "token"
+    if path == paths.register:
+        return "register"
+    if path.startswith(paths.api_prefix + "/"):
+        return "api"
+    if path == "/admin" or path.startswith("/admin/"):
+        return "admin"
+    if path in ("/healthz", "/openapi.json"):
+        return path.lstrip("/")
+    return "other"
+
+
+def _error_body(route: str, status: int, code: str, message: str) -> dict[str, Any]:
+    if route == "api":
+        return {"error": {"status": status, "code": code, "message": message, "action": "retry"}}
+    return {"error": code, "error_description": message}
+
+
+async def send_json(
+    send: Send, status: int, body: Any, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    data = json.dumps(body, separators=(",", ":")).encode()
+    raw = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(data)).encode()),
+        (b"cache-control", b"no-store"),
+        *(headers or []),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": data})
+
+
+class Gate:
+    def __init__(self, app: ASGIApp, state: MockState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = self.state
+        route = classify(state, scope["path"])
+        stats = state.stats
+
+        async def counted(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                stats.count(route, message["status"])
+            await send(message)
+
+        settings = state.settings
+        raw_headers = scope["headers"]
+        if sum(len(k) + len(v) for k, v in raw_headers) > settings.max_header_bytes:
+            await send_json(
+                counted, 431, _error_body(route, 431, "invalid_request", "Headers too large.")
+            )
+            return
+        headers = dict(raw_headers)
+        body = await self._read_body(headers, receive, settings.max_body_bytes)
+        if body is None:
+            await send_json(
+                counted, 413, _error_body(route, 413, "invalid_request", "Request body too large.")
+            )
+            return
+        scope[BODY_KEY] = body
+
+        if route in GATED:
+            throttle = state.throttle_settings
+            if throttle.enabled:
+                peer = scope.get("client") or ("", 0)
+                if not state.throttle.allow(device_key(headers, peer[0])):
+                    extra = []
+                    if throttle.retry_after:
+                        extra = [(b"retry-after", str(math.ceil(1.0 / throttle.rate)).encode())]
+                    await send_json(
+                        counted,
+                        429,
+                        _error_body(route, 429, "too_many_requests", "Too many requests."),
+                        extra,
+                    )
+                    return
+            status = await state.faults.apply(state.clock, state.rng)
+            if status is not None:
+                await send_json(
+                    counted,
+                    status,
+                    _error_body(route, status, "temporarily_unavailable", "Service unavailable."),
+                )
+                return
+
+        async def replay() -> Message:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, counted)
+
+    @staticmethod
+    async def _read_body(headers: dict[bytes, bytes], receive: Receive, limit: int) -> bytes | None:
+        """The whole body, or None when it is over `limit` bytes."""
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            try:
+                if int(declared) > limit:
+                    return None
+            except ValueError:
+                return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)

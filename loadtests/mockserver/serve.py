@@ -1,0 +1,101 @@
+"""Serve the mock with uvicorn on a socket we bind ourselves, so port 0 works.
+
+`serve` prints ``dcrload mock listening on http://HOST:PORT`` (flushed) only once uvicorn
+is accepting connections; a parent process can wait for that line, or poll ``/healthz``.
+SIGINT (Ctrl-C) and SIGTERM both shut it down gracefully and the process exits with status
+0 (uvicorn's own handlers would re-raise the signal after shutting down); a second signal
+forces the exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import sys
+from typing import Any
+
+import uvicorn
+
+MAX_HEADER_EVENT = 64 * 1024
+"""h11's limit on a request head. Larger than the app's own header limit, so an oversized
+header gets the app's clean 431 (past this, uvicorn answers 400 itself)."""
+
+LISTENING = "dcrload mock listening on"
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening-ready TCP socket on (host, port).
+
+    The protocol must be given as IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted
+    connections only when the socket says so, and without it every keep-alive response
+    written in two parts waits ~40 ms for the client's delayed ACK.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def base_url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server with our signal handling (see the module docstring)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[no-untyped-def]
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stop)
+        try:
+            yield
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    def _stop(self) -> None:
+        if self.should_exit:
+            self.force_exit = True
+        self.should_exit = True
+
+
+async def _announce(server: uvicorn.Server, url: str) -> None:
+    while not server.started:
+        if server.should_exit:
+            return
+        await asyncio.sleep(0.01)
+    print(f"{LISTENING} {url}", flush=True)
+
+
+async def _serve(app: Any, sock: socket.socket) -> None:
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        http="h11",
+        loop="asyncio",
+        h11_max_incomplete_event_size=MAX_HEADER_EVENT,
+        timeout_graceful_shutdown=5,
+    )
+    server = _Server(config)
+    announce = asyncio.ensure_future(_announce(server, base_url(sock)))
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        announce.cancel()
+
+
+def serve(app: Any, sock: socket.socket) -> None:
+    """Run until SIGINT or SIGTERM."""
+    try:
+        asyncio.run(_serve(app, sock))
+    finally:
+        sock.close()
+        print("dcrload mock stopped", file=sys.stderr, flush=True)

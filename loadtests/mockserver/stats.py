@@ -1,0 +1,29 @@
+"""Counters for the admin API: requests by route and status, tokens issued."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.requests: defaultdict[str, defaultdict[int, int]] = defaultdict(
+            lambda: defaultdict(int)
+        )
+        self.tokens_issued = 0
+        self.clients_registered = 0
+
+    def count(self, route: str, status: int) -> None:
+        self.requests[route][status] += 1
+
+    def snapshot(self, clients_known: int) -> dict[str, Any]:
+        return {
+            "requests": {
+                route: {str(status): n for status, n in sorted(by_status.items())}
+                for route, by_status in sorted(self.requests.items())
+            },
+            "clients_registered": self.clients_registered,
+            "clients_known": clients_known,
+            "tokens_issued": self.tokens_issued,
+        }

@@ -1,0 +1,5 @@
+"""The SimPy driver: a fleet of app instances running the `dcrload.lifecycle` core."""
+
+from sim.fleet import SimulationResult, simulate
+
+__all__ = ["SimulationResult", "simulate"]

@@ -1,0 +1,272 @@
+"""The fleet: build every instance of a scenario, run them in one SimPy environment, count.
+
+Reads like a SimPy example: `simulate` sets up the environment, the `SimServer`, and one
+`instance_process` per app instance (the installed base at time 0, new installs at their
+install times); faults are windows and draws the processes consult. Randomness comes from a
+few `random.Random` streams derived from the scenario's seed (usage, faults, strategies,
+server), never from the global one: SimPy's event order is deterministic, so the same
+scenario and seed give the same run. (A `Random` per instance would cost 2.5 kB each, too
+much for a million instances.)
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import simpy
+
+from dcrload.actions import AppBackgrounded, AppLaunched, FetchToken, Register, Response
+from dcrload.clocks import PERFECT, DeviceClock
+from dcrload.lifecycle import AppInstance, InstanceConfig
+from dcrload.scenario import Cohort, Rollout, Scenario
+from dcrload.usage import DAY, Diurnal, install_times
+from sim.counters import Counters, Gauge, Tally
+from sim.instance import Plan, instance_process
+from sim.server import SimServer
+
+ProgressCallback = Callable[[float], None]
+"""Called with the simulated time reached, a few hundred times per run."""
+
+
+@dataclass
+class SimulationResult:
+    """Everything a run counted; `dcrload.results` turns it into files."""
+
+    scenario: Scenario
+    seed: int
+    duration: float
+    counters: Counters
+    blocked: Gauge
+    reauthentications: Tally
+    expired_calls: Tally
+    installs: int
+    cold_instances: int
+    losses: int
+    updates: int
+    api_wanted: int
+    failed_api_calls: int
+    clients_registered: int
+    tokens_issued: int
+    events: int
+    wall_seconds: float
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+class FleetContext:
+    """What every instance process shares: environment, server, counters and random streams."""
+
+    def __init__(self, env: simpy.Environment, scenario: Scenario, seed: int) -> None:
+        self.env = env
+        self.scenario = scenario
+        self.duration = scenario.scenario.duration
+        bin_width = scenario.scenario.bin
+        root = random.Random(seed)
+        self.usage_rng = random.Random(root.getrandbits(64))
+        self.fault_rng = random.Random(root.getrandbits(64))
+        self.strategy_rng = random.Random(root.getrandbits(64))
+        self.server = SimServer(scenario, random.Random(root.getrandbits(64)))
+        self.counters = Counters(self.duration, bin_width)
+        self.blocked = Gauge(self.duration, bin_width)
+        self.reauthentications = Tally(self.duration, bin_width)
+        self.expired_calls = Tally(self.duration, bin_width)
+        self.diurnal = Diurnal.from_usage(scenario.usage)
+        self.loss_rate = (
+            scenario.faults.credential_loss_per_day + scenario.faults.reinstall_per_day
+        ) / DAY
+        self.rollouts: dict[str, Rollout] = {
+            r.software_id: r.rollout for r in scenario.faults.revocations if r.rollout
+        }
+        self.events = 0
+        self.losses = 0
+        self.updates = 0
+        self.api_wanted = 0
+        self.instances: list[AppInstance] = []
+        self._primed = 0
+        self._configs = [
+            InstanceConfig(
+                refresh=c.refresh,
+                basis=c.expiry_basis,
+                platform=c.platform,
+                retry=c.retry,
+                antipattern=c.antipattern,
+            )
+            for c in scenario.cohorts
+        ]
+
+    # ------------------------------------------------------------------ draws
+
+    def next_session(self, now: float) -> float:
+        return self.diurnal.next_start(now, self.usage_rng)
+
+    def session_length(self) -> float:
+        return self.scenario.usage.session_length.sample(self.usage_rng)
+
+    def next_loss(self, now: float) -> float:
+        if self.loss_rate <= 0:
+            return math.inf
+        return now + self.fault_rng.expovariate(self.loss_rate)
+
+    def update_time(self, inst: AppInstance, plan: Plan) -> float:
+        """When this instance installs the update replacing its statement (inf: never)."""
+        rollout = self.rollouts.get(inst.software_id)
+        if rollout is None:
+            return math.inf
+        return max(plan.install_at, adoption_time(rollout, self.fault_rng.random()))
+
+    def replacement_for(self, software_id: str) -> str | None:
+        rollout = self.rollouts.get(software_id)
+        return rollout.software_id if rollout else None
+
+    def clock(self) -> DeviceClock:
+        drift = self.scenario.faults.clock
+        rng = self.fault_rng
+        if drift.wild_fraction and rng.random() < drift.wild_fraction:
+            offset = drift.wild_offset.sample(rng)
+        else:
+            offset = drift.offset.sample(rng)
+        skew = rng.gauss(0.0, drift.skew_ppm_sd) if drift.skew_ppm_sd else 0.0
+        steps: list[tuple[float, float]] = []
+        if drift.steps_per_day:
+            t = rng.expovariate(drift.steps_per_day / DAY)
+            while t < self.duration:
+                steps.append((t, drift.step_size.sample(rng)))
+                t += rng.expovariate(drift.steps_per_day / DAY)
+        if offset == 0.0 and skew == 0.0 and not steps:
+            return PERFECT
+        return DeviceClock(offset=offset, skew_ppm=skew, steps=tuple(steps))
+
+    # ------------------------------------------------------------------ instances
+
+    def new_instance(self, cohort_index: int, install_at: float) -> AppInstance:
+        cohort = self.scenario.cohorts[cohort_index]
+        software_id = cohort.software_id
+        rollout = self.rollouts.get(software_id)
+        if rollout is not None and install_at >= rollout.released_at:
+            software_id = rollout.software_id  # installed after the update shipped
+        inst = AppInstance(
+            self._configs[cohort_index],
+            software_statement=software_id,
+            software_id=software_id,
+            clock=self.clock(),
+            rng=self.strategy_rng,
+        )
+        self.instances.append(inst)
+        return inst
+
+    def prime(self, inst: AppInstance, plan: Plan) -> None:
+        """Give a warm instance the credentials and token it got before the run began."""
+        ttl = self.scenario.token.ttl
+        issued = -self.usage_rng.uniform(0.0, ttl)
+        self._primed += 1
+        sid = inst.software_id
+        inst.handle(AppLaunched(), issued)
+        action = inst.next_action(issued)
+        assert isinstance(action, Register)
+        body = {"client_id": f"{sid}|w{self._primed}", "client_secret": "secret"}
+        inst.handle(Response(201, body), issued)
+        action = inst.next_action(issued)
+        assert isinstance(action, FetchToken)
+        token = {
+            "access_token": f"{issued + ttl!r}|{sid}|w{self._primed}",
+            "expires_in": ttl,
+            "created_at": issued * 1000.0,
+        }
+        inst.handle(Response(201, token), issued)
+        inst.handle(AppBackgrounded(), issued)
+        inst.registrations = 0
+
+
+def adoption_time(rollout: Rollout, u: float) -> float:
+    """The update time of an instance at quantile `u` of the adoption curve (inf: never)."""
+    if u >= rollout.final_share:
+        return math.inf
+    share = u / rollout.final_share
+    if rollout.curve == "stepped":
+        for after, reached in rollout.steps:
+            if reached >= u:
+                return rollout.released_at + after
+        return math.inf
+    start = 1.0 / (1.0 + math.exp(rollout.half_life / rollout.width))
+    p = start + share * (1.0 - start)
+    return rollout.released_at + rollout.half_life + rollout.width * math.log(p / (1.0 - p))
+
+
+def _cohort_index(cohorts: list[Cohort], u: float) -> int:
+    total = 0.0
+    for index, cohort in enumerate(cohorts):
+        total += cohort.share
+        if u < total:
+            return index
+    return len(cohorts) - 1
+
+
+def simulate(
+    scenario: Scenario, *, seed: int | None = None, progress: ProgressCallback | None = None
+) -> SimulationResult:
+    """Run the scenario's fleet for its duration and return the counts."""
+    seed = scenario.scenario.seed if seed is None else seed
+    started = time.perf_counter()
+    env = simpy.Environment()
+    ctx = FleetContext(env, scenario, seed)
+    fleet = scenario.fleet
+    rng = ctx.usage_rng
+    churn = fleet.churn_per_day / DAY
+    throttled = scenario.server.throttle.enabled
+
+    def start(index: int, install_at: float, warm: bool, first_launch: float) -> None:
+        cohort_index = _cohort_index(scenario.cohorts, rng.random())
+        cohort = scenario.cohorts[cohort_index]
+        shared = cohort.platform == "server" and not cohort.forward_device_address
+        uninstall = install_at + rng.expovariate(churn) if churn > 0 else math.inf
+        always_on = cohort.platform == "server"
+        if warm and not always_on:
+            first_launch = ctx.next_session(0.0)
+        plan = Plan(
+            install_at=install_at,
+            uninstall_at=uninstall,
+            warm=warm,
+            first_launch=0.0 if (always_on and warm) else first_launch,
+            always_on=always_on,
+            device=f"shared-{cohort_index}" if shared else f"d{index}",
+            bulk=not (shared and throttled),
+        )
+        env.process(instance_process(ctx, ctx.new_instance(cohort_index, install_at), plan))
+
+    warm = fleet.start == "warm"
+    for index in range(fleet.instances):
+        first = 0.0 if warm else rng.uniform(0.0, fleet.launch_spread)
+        start(index, 0.0, warm, first)
+    installs = install_times(fleet.installs, ctx.duration, rng)
+    for offset, at in enumerate(installs):
+        start(fleet.instances + offset, at, False, at)
+
+    steps = 200
+    for k in range(1, steps + 1):
+        env.run(until=ctx.duration * k / steps)
+        if progress is not None:
+            progress(env.now)
+    wall = time.perf_counter() - started
+    ctx.blocked.close()
+    return SimulationResult(
+        scenario=scenario,
+        seed=seed,
+        duration=ctx.duration,
+        counters=ctx.counters,
+        blocked=ctx.blocked,
+        reauthentications=ctx.reauthentications,
+        expired_calls=ctx.expired_calls,
+        installs=len(installs),
+        cold_instances=0 if warm else fleet.instances,
+        losses=ctx.losses,
+        updates=ctx.updates,
+        api_wanted=ctx.api_wanted,
+        failed_api_calls=sum(inst.failed_api_calls for inst in ctx.instances),
+        clients_registered=ctx.server.clients,
+        tokens_issued=ctx.server.tokens,
+        events=ctx.events,
+        wall_seconds=wall,
+    )
