@@ -69,6 +69,9 @@ MIN_TOKEN_USE = 0.01
 """Timers wait at least this share of a token's lifetime before refreshing it, so a lead
 longer than the lifetime, or a clock far ahead, cannot make a background timer spin."""
 
+RETRY_BUDGET_FLOOR = 3
+"""Retries a client may make under a retry budget before the share of requests applies."""
+
 REVOKED_ERRORS = frozenset({"unapproved_software_statement", "invalid_software_statement"})
 """Registration errors that mean the software statement itself is refused (FAQ 5)."""
 
@@ -185,6 +188,8 @@ class AppInstance:
         self._gave_up = False
         self._refresh_failed = False
         self.failed_api_calls = 0
+        self.requests_sent = 0
+        self.retries = 0
 
     # ------------------------------------------------------------------ queries
 
@@ -250,7 +255,7 @@ class AppInstance:
             if waiting:
                 return Wait(self._retry_until)
             return self._start(Register(self.software_statement, self.software_id))
-        if self.needs_reauthentication:
+        if self.needs_reauthentication and self.token is not None:  # FAQ 8: token first
             if not self.foreground:
                 return Wait(math.inf)
             return self._start(Reauthenticate())
@@ -275,6 +280,8 @@ class AppInstance:
 
     def _start(self, action: Action) -> Action:
         self._pending = action
+        if not isinstance(action, Reauthenticate):
+            self.requests_sent += 1
         return action
 
     def _refresh_reason(self, now: float, wanted: bool) -> bool:
@@ -288,7 +295,7 @@ class AppInstance:
         if self._gave_up and not wanted:
             return False
         if token is None or token.rejected:
-            return wanted or self.foreground
+            return wanted
         fresh = now <= token.obtained_at
         if wanted and self.config.antipattern == "no_token_cache":
             return not fresh
@@ -485,14 +492,22 @@ class AppInstance:
         policy = self.config.retry
         self._retry_attempt += 1
         delay = policy.delay(self._retry_attempt, self._retry_delay, self.rng)
-        if delay is None:
+        if delay is None or not self._within_budget(policy.budget):
             self._give_up()
             return
+        self.retries += 1
         if policy.honour_retry_after:
             delay = max(delay, _retry_after(headers))
         self._retry_delay = delay
         self._retry_until = now + delay
         self._retry_for = kind
+
+    def _within_budget(self, budget: float | None) -> bool:
+        """Google SRE's retry budget: retries stay within `budget` of all requests sent
+        (with an allowance of RETRY_BUDGET_FLOOR so a fresh client may retry at all)."""
+        if budget is None:
+            return True
+        return self.retries < max(RETRY_BUDGET_FLOOR, budget * self.requests_sent)
 
     def _give_up(self) -> None:
         """Stop trying until the next launch or API call; the wanted call fails."""

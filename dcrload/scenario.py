@@ -178,8 +178,9 @@ class Revocation(_Section):
 class Outage(_Section):
     start: Duration = Field(ge=0)
     duration: Duration = Field(gt=0)
-    mode: Literal["503", "timeout"] = "503"
-    """503: the server answers 503 at once; timeout: it does not answer at all."""
+    mode: Literal["503", "timeout", "401"] = "503"
+    """503: the server answers 503 at once; timeout: it does not answer at all; 401: the API
+    rejects every access token (a botched signing-key rotation) while the DCR endpoints work."""
 
 
 class Faults(_Section):
@@ -208,6 +209,8 @@ class Server(_Section):
     """Time to serve one request (default exponential, mean 20 ms)."""
     timeout: Duration = Field(default=10.0, gt=0)
     """Client timeout: a request not answered in time counts as a timeout."""
+    network_rtt: Duration = Field(default=0.02, ge=0)
+    """Round trip between device and service, added to every answer (default 20 ms)."""
     throttle: Throttle = Throttle()
 
 
@@ -217,14 +220,47 @@ class Paths(_Section):
     api_prefix: str = "/api/v2/dcrload"
 
 
+class Thresholds(_Section):
+    """Limits a load test must keep (k6-style); none is checked unless set.
+
+    A breached threshold makes `dcrload loadtest` (and the locustfile) exit with status 3.
+    Latencies are Locust's 95th percentiles in real milliseconds; rates are shares of the
+    endpoint's requests whose outcome is not 2xx (a status, "timeout" or "error").
+    """
+
+    register_p95_ms: float | None = Field(default=None, gt=0)
+    token_p95_ms: float | None = Field(default=None, gt=0)
+    api_p95_ms: float | None = Field(default=None, gt=0)
+    register_error_rate: float | None = Field(default=None, ge=0, le=1)
+    token_error_rate: float | None = Field(default=None, ge=0, le=1)
+    api_error_rate: float | None = Field(default=None, ge=0, le=1)
+    expired_token_share: float | None = Field(default=None, ge=0, le=1)
+    """Share of API calls sent with an access token the server found expired."""
+
+
 class LoadTest(_Section):
     time_scale: float = Field(default=60.0, gt=0)
-    """Simulated seconds per real second in a load test."""
+    """Simulated seconds per real second in a load test (against a real URL: 1 unless
+    `dcrload loadtest --time-scale` insists)."""
     max_instances: int = Field(default=200, ge=1)
-    """Cap on the instances a load test plays."""
+    """Cap on the instances a load test plays; installs are scaled by the same factor."""
     profile: Literal["adobe-pass", "rfc7591"] = "adobe-pass"
     paths: Paths = Paths()
-    thresholds: dict[str, float] = Field(default_factory=dict)
+    service_provider: str | None = None
+    """Service provider of the API routes (default: the last segment of
+    `paths.api_prefix` when it is not a version, else "dcrload")."""
+    forward_for: bool | None = None
+    """Send each device's own X-Forwarded-For (the real service throttles per device by
+    it). Default: on against the mock, off against a URL."""
+    instances_per_user: int = Field(default=50, ge=1)
+    """Active app instances per Locust user (users are concurrency, not instances)."""
+    min_users: int = Field(default=2, ge=1)
+    """Locust users per worker process, at the least."""
+    tolerance: float = Field(default=0.10, gt=0)
+    """Prediction check: largest relative error of an endpoint's total request count."""
+    slack: int = Field(default=3, ge=0)
+    """Prediction check: an absolute difference this small always passes (tiny counts)."""
+    thresholds: Thresholds = Thresholds()
 
 
 class Scenario(_Section):
@@ -244,6 +280,9 @@ class Scenario(_Section):
         total = sum(c.share for c in self.cohorts)
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"cohort shares must add up to 1, they add up to {total:g}")
+        names = [c.name or f"cohort-{i}" for i, c in enumerate(self.cohorts)]
+        if len(set(names)) != len(names):
+            raise ValueError(f"cohort names must differ, got {', '.join(names)}")
         return self
 
     @property

@@ -19,9 +19,17 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from dcrload.actions import AppBackgrounded, AppLaunched, FetchToken, Register, Response
+from dcrload.actions import (
+    ApiCallDue,
+    AppBackgrounded,
+    AppLaunched,
+    CallApi,
+    FetchToken,
+    Register,
+    Response,
+)
 from dcrload.clocks import PERFECT, DeviceClock
-from dcrload.lifecycle import AppInstance, InstanceConfig
+from dcrload.lifecycle import MIN_TOKEN_USE, AppInstance, InstanceConfig
 from dcrload.scenario import Cohort, Rollout, Scenario
 from dcrload.usage import DAY, Diurnal, install_times
 from sim.counters import Counters, Gauge, Tally
@@ -53,7 +61,7 @@ class SimulationResult:
     tokens_issued: int
     events: int
     wall_seconds: float
-    extra: dict[str, float] = field(default_factory=dict)
+    cohorts: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 class FleetContext:
@@ -84,7 +92,8 @@ class FleetContext:
         self.losses = 0
         self.updates = 0
         self.api_wanted = 0
-        self.instances: list[AppInstance] = []
+        self.instances: list[tuple[int, AppInstance]] = []
+        self.by_cohort: list[dict[str, int]] = [{} for _ in scenario.cohorts]
         self._primed = 0
         self._configs = [
             InstanceConfig(
@@ -96,6 +105,30 @@ class FleetContext:
             )
             for c in scenario.cohorts
         ]
+
+    def cohort_count(self, cohort: int, what: str, now: float, n: int = 1) -> None:
+        """Count a request or an impact for one cohort (inside the run only)."""
+        if now < self.duration:
+            counts = self.by_cohort[cohort]
+            counts[what] = counts.get(what, 0) + n
+
+    def cohort_summary(self) -> dict[str, dict[str, int]]:
+        """Per cohort: instances, requests by endpoint and the impact counters."""
+        result: dict[str, dict[str, int]] = {}
+        for index, cohort in enumerate(self.scenario.cohorts):
+            members = [inst for c, inst in self.instances if c == index]
+            counts = self.by_cohort[index]
+            name = cohort.name or f"cohort-{index}"
+            result[name] = {
+                "instances": len(members),
+                "register": counts.get("register", 0),
+                "token": counts.get("token", 0),
+                "api": counts.get("api", 0),
+                "reauthentications": counts.get("reauthentications", 0),
+                "expired_token_calls": counts.get("expired_token_calls", 0),
+                "failed_api_calls": sum(inst.failed_api_calls for inst in members),
+            }
+        return result
 
     # ------------------------------------------------------------------ draws
 
@@ -154,13 +187,13 @@ class FleetContext:
             clock=self.clock(),
             rng=self.strategy_rng,
         )
-        self.instances.append(inst)
+        self.instances.append((cohort_index, inst))
         return inst
 
     def prime(self, inst: AppInstance, plan: Plan) -> None:
         """Give a warm instance the credentials and token it got before the run began."""
         ttl = self.scenario.token.ttl
-        issued = -self.usage_rng.uniform(0.0, ttl)
+        issued = -self.usage_rng.uniform(0.0, token_cycle(inst.config, ttl))
         self._primed += 1
         sid = inst.software_id
         inst.handle(AppLaunched(), issued)
@@ -168,6 +201,7 @@ class FleetContext:
         assert isinstance(action, Register)
         body = {"client_id": f"{sid}|w{self._primed}", "client_secret": "secret"}
         inst.handle(Response(201, body), issued)
+        inst.handle(ApiCallDue(), issued)
         action = inst.next_action(issued)
         assert isinstance(action, FetchToken)
         token = {
@@ -176,8 +210,25 @@ class FleetContext:
             "created_at": issued * 1000.0,
         }
         inst.handle(Response(201, token), issued)
+        action = inst.next_action(issued)
+        assert isinstance(action, CallApi)
+        inst.handle(Response(200), issued)
         inst.handle(AppBackgrounded(), issued)
         inst.registrations = 0
+
+
+def token_cycle(config: InstanceConfig, ttl: float) -> float:
+    """How long a token serves before its instance replaces it in the steady state: up to
+    the strategy's refresh point where timers fire (tv, server), the whole lifetime else.
+
+    A warm token's age is drawn below this, so a warm start begins in the steady state;
+    drawing it over the whole lifetime would send every token past its refresh point at
+    t=0 (half the fleet for MSAL's 50 %), a herd that echoes every cycle.
+    """
+    if config.platform == "mobile" or not config.refresh.proactive:
+        return ttl
+    planned = config.refresh.plan(0.0, ttl, random.Random(0)).refresh_at
+    return min(ttl, max(planned, MIN_TOKEN_USE * ttl))
 
 
 def adoption_time(rollout: Rollout, u: float) -> float:
@@ -232,6 +283,7 @@ def simulate(
             first_launch=0.0 if (always_on and warm) else first_launch,
             always_on=always_on,
             device=f"shared-{cohort_index}" if shared else f"d{index}",
+            cohort=cohort_index,
             bulk=not (shared and throttled),
         )
         env.process(instance_process(ctx, ctx.new_instance(cohort_index, install_at), plan))
@@ -264,7 +316,8 @@ def simulate(
         losses=ctx.losses,
         updates=ctx.updates,
         api_wanted=ctx.api_wanted,
-        failed_api_calls=sum(inst.failed_api_calls for inst in ctx.instances),
+        failed_api_calls=sum(inst.failed_api_calls for _, inst in ctx.instances),
+        cohorts=ctx.cohort_summary(),
         clients_registered=ctx.server.clients,
         tokens_issued=ctx.server.tokens,
         events=ctx.events,

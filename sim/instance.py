@@ -51,6 +51,8 @@ class Plan:
     first_launch: float
     always_on: bool
     device: str
+    cohort: int
+    """Index of the instance's cohort in the scenario."""
     bulk: bool
     """Whether API calls may be counted in bulk (no shared or tight throttle bucket)."""
 
@@ -131,14 +133,17 @@ def instance_process(ctx: FleetContext, inst: AppInstance, plan: Plan) -> Genera
                 blocked_since = None
             if isinstance(action, Reauthenticate):
                 ctx.reauthentications.add(now)
+                ctx.cohort_count(plan.cohort, "reauthentications", now)
                 inst.handle(Reauthenticated(), now)
                 continue
             if not isinstance(action, Wait):
                 endpoint = endpoint_of(action)
                 answer = server.answer(action, plan.device, now)
                 counters.add(endpoint, answer.outcome, now)
+                ctx.cohort_count(plan.cohort, endpoint, now)
                 if answer.expired:
                     ctx.expired_calls.add(now)
+                    ctx.cohort_count(plan.cohort, "expired_token_calls", now)
                 ctx.events += 1
                 if answer.delay > 0:
                     yield env.timeout(answer.delay)
@@ -187,5 +192,7 @@ def _bulk_api_calls(
         return now
     ctx.server.admit_series(plan.device, now, interval, calls)
     ctx.counters.add_series("api", "200", now, interval, calls)
+    in_run = min(calls, math.ceil((ctx.duration - now) / interval - 1e-12))
+    ctx.cohort_count(plan.cohort, "api", now, in_run)
     ctx.api_wanted += calls
     return now + calls * interval

@@ -73,6 +73,7 @@ class SimServer:
         self.rng = rng
         server = scenario.server
         self.timeout = server.timeout
+        self.rtt = server.network_rtt
         self.service_time = server.service_time
         self._free_at = [0.0] * server.workers
         heapq.heapify(self._free_at)
@@ -149,16 +150,20 @@ class SimServer:
     def answer(self, action: RequestAction, device: str, now: float) -> Answer:
         """The server's answer to one request sent at `now` by `device`."""
         mode = self.outage(now)
+        rtt = self.rtt
         if mode == "timeout":
             return Answer(self.timeout, 0, {}, EMPTY, "timeout")
         if mode == "503":
-            return Answer(0.0, 503, {"error": "service_unavailable"}, EMPTY, "503")
+            return Answer(rtt, 503, {"error": "service_unavailable"}, EMPTY, "503")
         if not self.admit(device, now):
             headers = {"retry-after": "1"} if self.throttle.retry_after else EMPTY
-            return Answer(0.0, 429, {"error": "too_many_requests"}, headers, "429")
+            return Answer(rtt, 429, {"error": "too_many_requests"}, headers, "429")
         if isinstance(action, CallApi):
-            return self._api(action, now)
-        delay = self._queue(now)
+            if mode == "401":
+                body = {"error": {"code": "invalid_access_token", "status": 401}}
+                return Answer(rtt, 401, body, EMPTY, "401")
+            return self._api(action, now, rtt)
+        delay = rtt + self._queue(now + rtt / 2)
         if delay > self.timeout:
             return Answer(self.timeout, 0, {}, EMPTY, "timeout")
         done = now + delay
@@ -166,11 +171,12 @@ class SimServer:
             return self._register(action, done, delay)
         return self._token(action, done, delay)
 
-    def _queue(self, now: float) -> float:
-        start = max(now, self._free_at[0])
+    def _queue(self, arrival: float) -> float:
+        """Seconds from arrival to the end of service on the first free worker (FIFO)."""
+        start = max(arrival, self._free_at[0])
         finish = start + self.service_time.sample(self.rng)
         heapq.heapreplace(self._free_at, finish)
-        return finish - now
+        return finish - arrival
 
     def _register(self, action: Register, done: float, delay: float) -> Answer:
         if self.revoked(action.software_id, done):
@@ -201,12 +207,12 @@ class SimServer:
         }
         return Answer(delay, 201, body, EMPTY, "201")
 
-    def _api(self, action: CallApi, now: float) -> Answer:
+    def _api(self, action: CallApi, now: float, rtt: float) -> Answer:
         exp, software_id, _ = action.access_token.split("|", 2)
         if self.revoked(software_id, now):
             body = {"error": {"code": "unauthorized_client", "status": 401}}
-            return Answer(0.0, 401, body, EMPTY, "401")
+            return Answer(rtt, 401, body, EMPTY, "401")
         if now >= float(exp):
             body = {"error": {"code": "invalid_access_token", "status": 401}}
-            return Answer(0.0, 401, body, EMPTY, "401", expired=True)
-        return Answer(0.0, 200, {}, EMPTY, "200")
+            return Answer(rtt, 401, body, EMPTY, "401", expired=True)
+        return Answer(rtt, 200, {}, EMPTY, "200")

@@ -8,6 +8,7 @@ from typing import Any
 from dcrload.report import plot_report
 from dcrload.results import endpoint_summary, write_json, write_timeseries
 from sim.fleet import SimulationResult
+from sim.recovery import fault_windows
 
 
 def impact_of(result: SimulationResult) -> dict[str, Any]:
@@ -26,6 +27,7 @@ def impact_of(result: SimulationResult) -> dict[str, Any]:
         "blocked_instance_seconds": round(sum(result.blocked.area), 3),
         "registrations_per_install": round(per_install, 6),
         "blocked_instances_peak": result.blocked.peak,
+        "blocked_instances_end": result.blocked.level,
         "failed_api_calls": result.failed_api_calls,
         "throttled_requests": sum(counters.total(e, "429") for e in ("register", "token", "api")),
         "credential_losses": result.losses,
@@ -33,8 +35,10 @@ def impact_of(result: SimulationResult) -> dict[str, Any]:
     }
 
 
-def summary_of(result: SimulationResult) -> dict[str, Any]:
-    """The summary.json contract of DESIGN.md, plus fleet facts."""
+def summary_of(
+    result: SimulationResult, recovery: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The summary.json contract of DESIGN.md, plus fleet facts and fault recovery times."""
     scenario = result.scenario
     info = scenario.scenario
     return {
@@ -50,7 +54,8 @@ def summary_of(result: SimulationResult) -> dict[str, Any]:
             "api_calls_wanted": result.api_wanted,
         },
         "endpoints": endpoint_summary(result.counters.items(), info.bin, result.duration),
-        "impact": impact_of(result),
+        "impact": {**impact_of(result), "recovery": recovery or []},
+        "cohorts": result.cohorts,
         "engine": {
             "events": result.events,
             "wall_seconds": round(result.wall_seconds, 4),
@@ -61,17 +66,20 @@ def summary_of(result: SimulationResult) -> dict[str, Any]:
     }
 
 
-def fault_windows(result: SimulationResult) -> list[tuple[float, float, str]]:
-    faults = result.scenario.faults
-    windows = [(o.start, o.start + o.duration, f"outage ({o.mode})") for o in faults.outages]
+def shaded_windows(result: SimulationResult) -> list[tuple[float, float, str]]:
+    """Fault windows to shade in the report; an instant (a revocation) gets one bin."""
     bin_width = result.scenario.scenario.bin
-    windows += [(r.at, r.at + bin_width, f"revoke {r.software_id}") for r in faults.revocations]
-    return windows
+    return [
+        (start, max(end, start + bin_width), label.split(" at ")[0])
+        for label, start, end in fault_windows(result.scenario)
+    ]
 
 
-def write_run(result: SimulationResult, out: Path) -> dict[str, Any]:
+def write_run(
+    result: SimulationResult, out: Path, recovery: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """Write the three files into `out`; return the summary."""
-    summary = summary_of(result)
+    summary = summary_of(result, recovery)
     info = result.scenario.scenario
     write_json(out / "summary.json", summary)
     write_timeseries(out / "timeseries.csv", result.counters.items(), info.bin)
@@ -80,8 +88,8 @@ def write_run(result: SimulationResult, out: Path) -> dict[str, Any]:
         title=f"dcrload simulate — {info.name} (seed {result.seed})",
         bin_width=info.bin,
         series=result.counters.items(),
-        impact=summary["impact"],
+        impact={k: v for k, v in summary["impact"].items() if k != "recovery"},
         blocked_per_bin=result.blocked.mean_per_bin(),
-        windows=fault_windows(result),
+        windows=shaded_windows(result),
     )
     return summary

@@ -44,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dcrload.progress import DelayedProgress
     from sim.fleet import simulate
+    from sim.recovery import fault_windows, recovery_report
     from sim.summary import write_run
 
     overrides = list(args.overrides)
@@ -56,9 +57,14 @@ def run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, overrides)
     out = args.out or default_out(scenario.name)
     with ResultsDir(out) as staging:
-        with DelayedProgress(f"simulating {scenario.name}", scenario.scenario.duration) as bar:
+        duration = scenario.scenario.duration
+        with DelayedProgress(f"simulating {scenario.name}", duration) as bar:
             result = simulate(scenario, progress=bar.update)
-        summary = write_run(result, staging)
+        recovery = None
+        if fault_windows(scenario):
+            with DelayedProgress("baseline without fault windows", duration) as bar:
+                recovery = recovery_report(result, progress=bar.update)
+        summary = write_run(result, staging, recovery)
     print_summary(summary, Console())
     print(f"results: {out}")
     return 0
@@ -82,13 +88,17 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
             f"{bad:,}",
         )
     console.print(table)
-    impact = summary["impact"]
-    console.print(
-        "impact: "
-        + ", ".join(
-            f"{key.replace('_', ' ')} {value:,}"
-            if isinstance(value, int)
-            else f"{key.replace('_', ' ')} {value:,.2f}"
-            for key, value in impact.items()
-        )
-    )
+    impact = {k: v for k, v in summary["impact"].items() if k != "recovery"}
+    words = [
+        f"{key.replace('_', ' ')} {value:,}" if isinstance(value, int)
+        else f"{key.replace('_', ' ')} {value:,.2f}"
+        for key, value in impact.items()
+    ]  # fmt: skip
+    console.print("impact: " + ", ".join(words))
+    for window in summary["impact"].get("recovery", []):
+        after = window["recovery_s"]
+        if after is None:
+            told = "did not come back to its baseline within the run"
+        else:
+            told = f"came back within 10 % of its baseline {after / 60:.0f} min after it ended"
+        console.print(f"{window['fault']}: load {told}")
