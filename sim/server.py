@@ -28,6 +28,7 @@ from typing import Any
 
 from dcrload.actions import CallApi, FetchToken, Register, RequestAction
 from dcrload.scenario import Scenario
+from dcrload.throttle import TokenBucket
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,24 +48,6 @@ class Answer:
 EMPTY: Mapping[str, str] = {}
 
 
-class Bucket:
-    """A token bucket: `rate` per second, up to `burst`, full at the start."""
-
-    __slots__ = ("level", "since")
-
-    def __init__(self, burst: float, now: float) -> None:
-        self.level = burst
-        self.since = now
-
-    def take(self, now: float, rate: float, burst: float) -> bool:
-        self.level = min(burst, self.level + (now - self.since) * rate)
-        self.since = now
-        if self.level >= 1.0:
-            self.level -= 1.0
-            return True
-        return False
-
-
 class SimServer:
     """Answers requests; keeps the worker queue, the throttle buckets and the counts of work."""
 
@@ -78,7 +61,7 @@ class SimServer:
         self._free_at = [0.0] * server.workers
         heapq.heapify(self._free_at)
         self.throttle = server.throttle
-        self._buckets: dict[str, Bucket] = {}
+        self._buckets: dict[str, TokenBucket] = {}
         self.ttl = scenario.token.ttl
         self.ttl_jitter = scenario.token.ttl_jitter
         self.outages = sorted(
@@ -122,7 +105,7 @@ class SimServer:
             return True
         bucket = self._buckets.get(device)
         if bucket is None:
-            bucket = self._buckets[device] = Bucket(float(self.throttle.burst), now)
+            bucket = self._buckets[device] = TokenBucket(self.throttle.burst, now)
         return bucket.take(now, self.throttle.rate, float(self.throttle.burst))
 
     def admit_series(self, device: str, first: float, step: float, n: int) -> None:
@@ -142,8 +125,7 @@ class SimServer:
         bucket = self._buckets.get(device)
         if bucket is None:
             return True
-        level = bucket.level + (now - bucket.since) * self.throttle.rate
-        return level >= 1.0
+        return bucket.level_at(now, self.throttle.rate, self.throttle.burst) >= 1.0
 
     # --------------------------------------------------------------- answers
 

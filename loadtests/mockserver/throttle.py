@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from dcrload.throttle import TokenBucket
+
 _PRUNE_AT = 200_000  # buckets kept before idle, full ones are dropped
 
 
@@ -20,7 +22,7 @@ class Throttle:
         self.rate = rate
         self.burst = float(burst)
         self._clock = clock
-        self._buckets: dict[str, list[float]] = {}  # key -> [tokens, last refill time]
+        self._buckets: dict[str, TokenBucket] = {}
 
     def allow(self, key: str) -> bool:
         now = self._clock()
@@ -28,19 +30,12 @@ class Throttle:
         if bucket is None:
             if len(self._buckets) >= _PRUNE_AT:
                 self._prune(now)
-            self._buckets[key] = [self.burst - 1.0, now]
-            return True
-        tokens = min(self.burst, bucket[0] + (now - bucket[1]) * self.rate)
-        bucket[1] = now
-        if tokens >= 1.0:
-            bucket[0] = tokens - 1.0
-            return True
-        bucket[0] = tokens
-        return False
+            bucket = self._buckets[key] = TokenBucket(self.burst, now)
+        return bucket.take(now, self.rate, self.burst)
 
     def _prune(self, now: float) -> None:
         full_after = self.burst / self.rate
-        self._buckets = {k: b for k, b in self._buckets.items() if now - b[1] < full_after}
+        self._buckets = {k: b for k, b in self._buckets.items() if now - b.since < full_after}
 
 
 def device_key(headers: dict[bytes, bytes], peer: str) -> str:
