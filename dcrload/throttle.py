@@ -29,3 +29,16 @@ class TokenBucket:
             self.level -= 1.0
             return True
         return False
+
+    def take_series(self, first: float, step: float, n: int, rate: float, burst: float) -> None:
+        """Spend one token at each of first, first+step, ... (n times), in closed form.
+
+        Only for a series the bucket is known to admit: a token at `first` and at least one
+        refilled between two requests (step·rate ≥ 1), so the level never falls below where
+        it starts and rises by step·rate − 1 per request up to burst − 1.
+        """
+        if n <= 0:
+            return
+        start = self.level_at(first, rate, burst) - 1.0
+        self.level = min(burst - 1.0, start + (n - 1) * (step * rate - 1.0))
+        self.since = first + (n - 1) * step

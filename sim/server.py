@@ -112,8 +112,11 @@ class SimServer:
         """Spend tokens for `n` evenly spaced requests the bucket is known to admit."""
         if not self.throttle.enabled or n <= 0:
             return
-        for k in range(n):
-            self.admit(device, first + k * step)
+        rate, burst = self.throttle.rate, float(self.throttle.burst)
+        bucket = self._buckets.get(device)
+        if bucket is None:
+            bucket = self._buckets[device] = TokenBucket(burst, first)
+        bucket.take_series(first, step, n, rate, burst)
 
     def bulk_admissible(self, device: str, step: float, now: float) -> bool:
         """Whether requests `step` apart from `now` on can never be throttled: the bucket holds

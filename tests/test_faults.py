@@ -223,3 +223,14 @@ def test_server_side_ttl_jitter_spreads_a_synchronised_fleet():
 
     assert later_peak(synced) >= 450  # without jitter the herd refreshes in one bin
     assert later_peak(jittered) < 0.6 * later_peak(synced)
+
+
+def test_a_series_of_requests_spends_the_bucket_like_one_request_at_a_time():
+    from dcrload.throttle import TokenBucket
+
+    for start_level, step, n in [(10.0, 1.0, 50), (3.0, 1.5, 7), (1.0, 4.0, 3), (10.0, 300.0, 5)]:
+        one, series = TokenBucket(10, 0.0), TokenBucket(10, 0.0)
+        one.level = series.level = start_level
+        assert all(one.take(5.0 + k * step, 1.0, 10) for k in range(n))
+        series.take_series(5.0, step, n, 1.0, 10)
+        assert (series.level, series.since) == pytest.approx((one.level, one.since))
