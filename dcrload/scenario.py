@@ -36,7 +36,9 @@ DEFAULT_DIURNAL = (
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True
+    )
 
 
 class ScenarioInfo(_Section):
@@ -49,12 +51,14 @@ class ScenarioInfo(_Section):
     bin: Duration = Field(default=300.0, gt=0)
     """Width of a time bin in timeseries.csv and the plots (default 5 min)."""
     description: str = ""
+    """Free text, for people reading the scenario."""
 
 
 class Installs(_Section):
     """New installs over time: none, a constant rate, or a launch curve (a logistic wave)."""
 
     kind: Literal["none", "constant", "launch"] = "none"
+    """none: no installs during the run; constant: `per_day`; launch: a logistic wave."""
     per_day: float = Field(default=0.0, ge=0)
     """constant: installs per day."""
     total: int = Field(default=0, ge=0)
@@ -80,6 +84,7 @@ class Fleet(_Section):
 
 class Cohort(_Section):
     name: str = ""
+    """Names the cohort in summary.json (default cohort-<index>)."""
     share: float = Field(gt=0, le=1)
     """Share of the fleet (the shares add up to 1)."""
     platform: Literal["mobile", "tv", "server"] = "mobile"
@@ -94,10 +99,15 @@ class Cohort(_Section):
     retry: Annotated[RetryPolicy, BeforeValidator(resolve_retry)] = Field(
         default="full_jitter", validate_default=True
     )
+    """After a 429, 5xx or timeout: a policy name ("none", "immediate", "fixed",
+    "exponential", "full_jitter", "decorrelated_jitter") or a table with base, cap,
+    attempts, honour_retry_after and budget (a share of requests)."""
     antipattern: Literal[
         "none", "reregister_on_refresh", "no_credential_store", "no_token_cache",
         "unbounded_401_loop",
     ] = "none"  # fmt: skip
+    """A client mistake to model: re-register on every refresh, credentials not persisted,
+    a token request per API call, or a 401 loop without limit."""
     software_id: str = "dcrload-demo"
     """The software statement the app ships with."""
     forward_device_address: bool = True
@@ -171,13 +181,16 @@ class Revocation(_Section):
     at: Duration = Field(ge=0)
     """When the statement is revoked (scenario time)."""
     software_id: str = "dcrload-demo"
+    """The revoked statement's software id."""
     rollout: Rollout | None = None
     """The update that replaces the statement; none means blocked for good."""
 
 
 class Outage(_Section):
     start: Duration = Field(ge=0)
+    """When the outage begins (scenario time)."""
     duration: Duration = Field(gt=0)
+    """How long it lasts."""
     mode: Literal["503", "timeout", "401"] = "503"
     """503: the server answers 503 at once; timeout: it does not answer at all; 401: the API
     rejects every access token (a botched signing-key rotation) while the DCR endpoints work."""
@@ -195,9 +208,11 @@ class Faults(_Section):
 
 class Throttle(_Section):
     enabled: bool = False
+    """Throttle per device like the real service (a token bucket)."""
     rate: float = Field(default=1.0, gt=0)
     """Requests per second per device."""
     burst: int = Field(default=10, ge=1)
+    """Bucket size: requests a device may send at once."""
     retry_after: bool = False
     """Send Retry-After with 429 (the real service does not)."""
 
@@ -216,8 +231,11 @@ class Server(_Section):
 
 class Paths(_Section):
     register_path: str = Field(default="/o/client/register", alias="register")
+    """Client Register endpoint."""
     token: str = "/o/client/token"
+    """Client Token endpoint."""
     api_prefix: str = "/api/v2/dcrload"
+    """Protected API prefix, service provider included."""
 
 
 class Thresholds(_Section):
@@ -245,6 +263,7 @@ class LoadTest(_Section):
     max_instances: int = Field(default=200, ge=1)
     """Cap on the instances a load test plays; installs are scaled by the same factor."""
     profile: Literal["adobe-pass", "rfc7591"] = "adobe-pass"
+    """Wire format: the Adobe Pass service or a generic RFC 7591 server."""
     paths: Paths = Paths()
     service_provider: str | None = None
     """Service provider of the API routes (default: the last segment of
