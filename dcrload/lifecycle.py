@@ -292,7 +292,7 @@ class AppInstance:
         `earliest_refresh_at`, so a wrong clock costs token load, never a spin.
         """
         token = self.token
-        if self._gave_up and not wanted:
+        if self._gave_up:
             return False
         if token is None or token.rejected:
             return wanted
@@ -440,7 +440,7 @@ class AppInstance:
             self._schedule_retry("token", headers, now)
         else:
             self._refresh_failed = self.token is not None
-            self._give_up()
+            self._give_up(keep_call=self._refresh_failed)
 
     def _after_api(self, outcome: str, headers: Mapping[str, str], now: float) -> None:
         if outcome == "ok":
@@ -493,7 +493,7 @@ class AppInstance:
         self._retry_attempt += 1
         delay = policy.delay(self._retry_attempt, self._retry_delay, self.rng)
         if delay is None or not self._within_budget(policy.budget):
-            self._give_up()
+            self._give_up(keep_call=kind == "token" and self._refresh_failed)
             return
         self.retries += 1
         if policy.honour_retry_after:
@@ -509,14 +509,19 @@ class AppInstance:
             return True
         return self.retries < max(RETRY_BUDGET_FLOOR, budget * self.requests_sent)
 
-    def _give_up(self) -> None:
-        """Stop trying until the next launch or API call; the wanted call fails."""
-        if self._api_wanted is not None:
+    def _give_up(self, keep_call: bool = False) -> None:
+        """Stop trying until the next launch or API call.
+
+        The wanted call fails, unless `keep_call`: a refresh failed while an old token is
+        still at hand, and the call goes out on it if the strategy allows (before the
+        mandatory time) — else `next_action` counts it failed.
+        """
+        if self._api_wanted is not None and not keep_call:
             self.failed_api_calls += 1
+            self._api_wanted = None
         self._retry_attempt = 0
         self._retry_delay = 0.0
         self._retry_until = -math.inf
-        self._api_wanted = None
         self._gave_up = True
 
 

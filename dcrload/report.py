@@ -126,7 +126,11 @@ def plot_report(
         bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "#ccc"},
     )
 
+    run_end = bins * bin_width
     for start, end, label in windows:
+        if start >= run_end:
+            continue  # a fault scheduled after the end of a shortened run
+        end = min(end, run_end)
         for axis in (load, bad, hurt):
             axis.axvspan(start / 3600.0, end / 3600.0, color="#9467bd", alpha=0.12)
         load.annotate(
