@@ -1,6 +1,6 @@
 """The recommendation: the cheapest variant that never hurts a user.
 
-Rules (also in docs/compare.md):
+Rules (also in the README, "Choosing a refresh strategy"):
 
 1. A variant **qualifies** when, summed over all its seeds, it made no expired-token calls
    (API calls the server refused because the token had expired) and no avoidable

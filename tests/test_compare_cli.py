@@ -257,8 +257,8 @@ def test_the_shipped_scenario_states_its_question_and_runs() -> None:
 
 
 def test_docs_commands_run(tmp_path: Path) -> None:
-    """Every `dcrload compare` command of docs/compare.md runs (on a small fleet)."""
-    docs = (ROOT / "docs" / "compare.md").read_text()
+    """Every `dcrload compare` command of the README runs (on a small fleet)."""
+    docs = (ROOT / "README.md").read_text()
     commands = re.findall(r"^\$ dcrload (compare .+)$", docs, flags=re.MULTILINE)
     assert commands
     for index, command in enumerate(commands):
