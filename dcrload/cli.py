@@ -10,7 +10,7 @@ from types import ModuleType
 
 from dcrload.errors import UsageError
 
-COMMANDS = ("simulate", "compare", "mock", "statement", "probe")
+COMMANDS = ("simulate", "compare", "loadtest", "mock", "statement", "probe")
 """Sub-command modules under `dcrload.commands`, in the order `--help` lists them."""
 
 EXIT_USAGE = 2

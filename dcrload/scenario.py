@@ -247,11 +247,17 @@ class Thresholds(_Section):
     """
 
     register_p95_ms: float | None = Field(default=None, gt=0)
+    """Most the 95th-percentile Client Register latency may be, real milliseconds."""
     token_p95_ms: float | None = Field(default=None, gt=0)
+    """Most the 95th-percentile Client Token latency may be, real milliseconds."""
     api_p95_ms: float | None = Field(default=None, gt=0)
+    """Most the 95th-percentile protected-API latency may be, real milliseconds."""
     register_error_rate: float | None = Field(default=None, ge=0, le=1)
+    """Largest share of registrations answered other than 2xx (timeouts count)."""
     token_error_rate: float | None = Field(default=None, ge=0, le=1)
+    """Largest share of token requests answered other than 2xx (timeouts count)."""
     api_error_rate: float | None = Field(default=None, ge=0, le=1)
+    """Largest share of API calls answered other than 2xx (timeouts count)."""
     expired_token_share: float | None = Field(default=None, ge=0, le=1)
     """Share of API calls sent with an access token the server found expired."""
 

@@ -1,0 +1,277 @@
+"""The Locust replay end to end, on loopback: `dcrload loadtest` and the locustfile itself.
+
+Every run is a subprocess (Locust patches the standard library, so it never enters the
+pytest process) against a mock on a free loopback port, and is reaped whatever happens:
+`dcrload loadtest` reaps its own mock and Locust processes, and these tests kill the
+process group of anything they started that outlives its time limit. Each run replays
+`tests/scenarios/loadtest-small.toml` (40 always-on instances, tokens of 2 real seconds)
+for 8 real seconds.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from mock_fixtures import start_server, stop_server
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ROOT / "tests" / "scenarios" / "loadtest-small.toml"
+REVOCATION = ROOT / "tests" / "scenarios" / "loadtest-revocation.toml"
+LOCUSTFILE = ROOT / "loadtests" / "locustfile.py"
+RUN = "8s"
+INSTANCES = 40
+TIME_LIMIT = 90
+
+
+def run(args: list[str], timeout: float = TIME_LIMIT) -> subprocess.CompletedProcess[str]:
+    """Run a command in its own process group; kill the group if it overruns."""
+    process = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        pytest.fail(f"{args[:4]} overran {timeout} s:\n{output[-3000:]}")
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return subprocess.CompletedProcess(args, process.returncode, output, "")
+
+
+def loadtest(out: Path, *extra: str, scenario: Path = SMALL) -> tuple[int, str, Path]:
+    done = run(
+        [
+            sys.executable,
+            "-m",
+            "dcrload",
+            "loadtest",
+            str(scenario),
+            "--target",
+            "mock",
+            "--duration",
+            RUN,
+            "--out",
+            str(out),
+            *extra,
+        ]
+    )
+    return done.returncode, done.stdout, out
+
+
+def locust_stats(out: Path) -> dict[str, dict[str, str]]:
+    with (out / "locust_stats.csv").open(newline="") as handle:
+        return {row["Name"]: row for row in csv.DictReader(handle)}
+
+
+def read(out: Path, name: str) -> Any:
+    return json.loads((out / name).read_text())
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, Path]:
+    return loadtest(tmp_path_factory.mktemp("small") / "run")
+
+
+def test_headless_run_registers_once_per_instance_and_refreshes(
+    small_run: tuple[int, str, Path],
+) -> None:
+    code, output, out = small_run
+    assert code == 0, output
+    stats = locust_stats(out)
+    assert int(stats["register"]["Request Count"]) == INSTANCES  # credentials reused
+    assert int(stats["register"]["Failure Count"]) == 0
+    assert int(stats["token"]["Request Count"]) > 3 * INSTANCES  # 2-s tokens: refreshes
+    assert int(stats["api:configuration"]["Request Count"]) > 10 * INSTANCES
+    summary = read(out, "summary.json")
+    assert summary["endpoints"]["register"]["by_outcome"] == {"201": INSTANCES}
+    # a proactive strategy (30 s lead) never sends an API call with an expired token
+    assert summary["impact"]["expired_token_calls"] == 0
+    assert set(summary["endpoints"]["api"]["by_outcome"]) == {"200"}
+    for name in ("timeseries.csv", "report.png", "comparison.png", "locust.html"):
+        assert (out / name).stat().st_size > 0
+
+
+def test_the_prediction_check_passes_on_the_mock(small_run: tuple[int, str, Path]) -> None:
+    _code, output, out = small_run
+    comparison = read(out, "comparison.json")
+    assert comparison["passed"], output
+    assert comparison["tolerance"] == 0.1
+    for endpoint in ("register", "token", "api"):
+        data = comparison["endpoints"][endpoint]
+        assert data["measured"] > 0 and data["relative_error"] <= 0.1
+    assert "prediction check passed" in output
+    with (out / "timeseries.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["endpoint"] for r in rows} == {"register", "token", "api"}
+    assert max(float(r["bin_start_s"]) for r in rows) == 420.0  # 8 bins of 60 simulated s
+
+
+@pytest.mark.parametrize(
+    "degrade",
+    [("--mock-latency-ms", "100"), ("--mock-throttle-rate", "0.2")],
+    ids=["slow", "throttled"],
+)
+def test_the_prediction_check_fails_on_a_degraded_mock(
+    tmp_path: Path, degrade: tuple[str, str]
+) -> None:
+    code, output, out = loadtest(tmp_path / "run", *degrade)
+    assert code == 4, output
+    comparison = read(out, "comparison.json")
+    assert not comparison["passed"]
+    assert "prediction check failed" in output
+
+
+def test_a_breached_threshold_exits_3(tmp_path: Path) -> None:
+    code, output, out = loadtest(
+        tmp_path / "run",
+        "--set",
+        "loadtest.thresholds.api_p95_ms=0.001",
+        "--set",
+        "loadtest.thresholds.token_error_rate=0.5",
+    )
+    assert code == 3, output
+    assert "threshold breached: api_p95_ms" in output
+    assert "token_error_rate" not in output.split("threshold breached")[-1]
+    assert [b["name"] for b in read(out, "summary.json")["loadtest"]["breaches"]] == ["api_p95_ms"]
+
+
+def test_a_revocation_blocks_instances_until_the_rollout(tmp_path: Path) -> None:
+    code, output, out = loadtest(tmp_path / "run", scenario=REVOCATION)
+    assert code in (0, 4), output  # 4: token counts may miss the tolerance, see below
+    summary = read(out, "summary.json")
+    impact, endpoints = summary["impact"], summary["endpoints"]
+    # refused after the revocation at 3 min ...
+    assert endpoints["token"]["by_outcome"].get("400", 0) > 0
+    assert impact["blocked_instances_peak"] >= INSTANCES // 2
+    assert impact["blocked_instance_seconds"] > INSTANCES * 60
+    # ... and back through the update: every instance registers with the new statement
+    assert impact["app_updates"] == INSTANCES
+    assert endpoints["register"]["by_outcome"] == {"201": 2 * INSTANCES}
+    blocked = [float(x) for x in read(out, "measured.json")["measured"]["blocked_area"]]
+    assert blocked[3] > 0 and blocked[-1] == 0  # blocked from 3 min, nobody at the end
+    # the prediction saw the same drill (token counts are left out: the whole fleet updates
+    # at two instants, so the mock's whole-second token times shift them all alike)
+    comparison = read(out, "comparison.json")
+    assert comparison["endpoints"]["register"]["measured"] == 2 * INSTANCES
+    assert comparison["endpoints"]["api"]["relative_error"] <= 0.1
+    predicted_blocked = comparison["predicted_impact"]["blocked_instance_seconds"]
+    assert impact["blocked_instance_seconds"] == pytest.approx(predicted_blocked, rel=0.2)
+
+
+@pytest.fixture
+def mock_server() -> Iterator[Any]:
+    server = start_server("--db", ":memory:", "--admin-key", "k", "--scenario", str(SMALL))
+    try:
+        yield server
+    finally:
+        stop_server(server.process)
+
+
+def test_two_workers_play_each_instance_once(mock_server: Any, tmp_path: Path) -> None:
+    """Locust's own master/worker mode, straight from the locustfile: the mock registers
+    exactly one client per instance, and the workers split the fleet between them."""
+    keys = next(line.split()[4] for line in mock_server.lines if " statements in " in line)
+    port = str(_free_port())
+    common = ["-f", str(LOCUSTFILE)]
+    master = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            *common,
+            "--headless",
+            "--master",
+            "--expect-workers",
+            "2",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            port,
+            "--host",
+            mock_server.url,
+            "--scenario",
+            str(SMALL),
+            "--dcr-duration",
+            RUN,
+            "--dcr-statements",
+            keys,
+            "--dcr-admin-key",
+            "k",
+            "--dcr-out",
+            str(tmp_path),
+            "--run-time",
+            "60s",
+            "--exit-code-on-error",
+            "0",
+            "--only-summary",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "locust",
+                *common,
+                "--worker",
+                "--master-host",
+                "127.0.0.1",
+                "--master-port",
+                port,
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        output, _ = master.communicate(timeout=TIME_LIMIT)
+        for worker in workers:
+            worker.wait(20)
+    finally:
+        for process in (master, *workers):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+    assert master.returncode == 0, output
+    stats = httpx.get(
+        mock_server.url + "/admin/stats", headers={"X-Admin-Key": "k"}, timeout=5
+    ).json()
+    assert stats["clients_registered"] == INSTANCES
+    assert stats["requests"]["register"] == {"201": INSTANCES}
+    measured = read(tmp_path, "measured.json")["measured"]
+    assert measured["workers"] == 2 and measured["instances"] == INSTANCES
+    assert measured["clients_registered"] == INSTANCES
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
