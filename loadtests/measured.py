@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from dcrload.scenario import Scenario
-from loadtests.replay import result_of
 from sim.counters import Counters, Gauge, Tally
 from sim.fleet import SimulationResult
 
@@ -24,16 +23,6 @@ def _tally(duration: float, width: float, per_bin: list[int]) -> Tally:
         tally.per_bin[index] += count
         tally.total += count
     return tally
-
-
-class _Measured:
-    """Stands in for a fleet context when building the result (cohorts come measured)."""
-
-    def __init__(self, cohorts: dict[str, Any]) -> None:
-        self._cohorts = cohorts
-
-    def cohort_summary(self) -> dict[str, Any]:
-        return self._cohorts
 
 
 def measured_result(
@@ -51,8 +40,8 @@ def measured_result(
     for index, area in enumerate(measured.get("blocked_area", [])[: blocked.bins]):
         blocked.area[index] = float(area)
     blocked.peak = int(measured.get("blocked_peak", 0))
-    return result_of(
-        _Measured(measured.get("cohorts", {})),  # type: ignore[arg-type]
+    return SimulationResult(
+        cohorts=measured.get("cohorts", {}),
         scenario=scenario,
         seed=seed,
         duration=duration,

@@ -20,9 +20,7 @@ does. `predict` runs the fleet in SimPy with `sim.instance.instance_process` and
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import math
 import random
 import time
 from collections.abc import Generator
@@ -32,8 +30,8 @@ from typing import Any
 import simpy
 
 from dcrload.scenario import Scenario
-from dcrload.usage import DAY, install_times
-from sim.fleet import FleetContext, SimulationResult
+from dcrload.usage import install_times
+from sim.fleet import FleetContext, SimulationResult, plan_instance
 from sim.instance import Plan, instance_process
 
 USAGE, FAULTS, STRATEGY = 0, 1, 2
@@ -155,32 +153,13 @@ class Member:
     cohort: int
 
 
-def _cohort_index(cohorts: list[Any], u: float) -> int:
-    total = 0.0
-    for index, cohort in enumerate(cohorts):
-        total += cohort.share
-        if u < total:
-            return index
-    return len(cohorts) - 1
-
-
-def make_plan(**values: Any) -> Plan:
-    """A `Plan` from the fields it has (the plan grows fields as the simulation does)."""
-    names = {f.name for f in dataclasses.fields(Plan)}
-    return Plan(**{k: v for k, v in values.items() if k in names})
-
-
 def plan_fleet(ctx: ReplayContext, *, bulk: bool = True, keep: Any = None) -> list[Member]:
     """Draw every instance's plan (as `sim.fleet.simulate` does) from its own streams.
 
     `keep(index)` says which instances to build a lifecycle for (a worker's partition);
     the plans of the others are drawn all the same, so every process sees one fleet.
     """
-    scenario = ctx.scenario
-    fleet = scenario.fleet
-    churn = fleet.churn_per_day / DAY
-    throttled = scenario.server.throttle.enabled
-    warm_start = fleet.start == "warm"
+    fleet = ctx.scenario.fleet
     installs = install_times(
         fleet.installs, ctx.duration, Stream(derive_seed(ctx.seed_value, -1, "installs"))
     )
@@ -188,35 +167,13 @@ def plan_fleet(ctx: ReplayContext, *, bulk: bool = True, keep: Any = None) -> li
     try:
         for index in range(fleet.instances + len(installs)):
             ctx.current = index
-            rng = ctx.usage_rng
             base = index < fleet.instances
             install_at = 0.0 if base else installs[index - fleet.instances]
-            warm = base and warm_start
-            first = install_at
-            if base and not warm_start:
-                first = rng.uniform(0.0, fleet.launch_spread)
-            cohort_index = _cohort_index(scenario.cohorts, rng.random())
-            cohort = scenario.cohorts[cohort_index]
-            shared = cohort.platform == "server" and not cohort.forward_device_address
-            uninstall = install_at + rng.expovariate(churn) if churn > 0 else math.inf
-            always_on = cohort.platform == "server"
-            if warm and not always_on:
-                first = ctx.next_session(0.0)
+            plan = plan_instance(ctx, index, install_at, base=base, bulk=bulk)
             if keep is not None and not keep(index):
                 continue
-            plan = make_plan(
-                install_at=install_at,
-                uninstall_at=uninstall,
-                warm=warm,
-                first_launch=0.0 if (always_on and warm) else first,
-                always_on=always_on,
-                device=f"shared-{cohort_index}" if shared else f"d{index}",
-                cohort=cohort_index,
-                bulk=bulk and not (shared and throttled),
-            )
-            members.append(
-                Member(index, plan, ctx.new_instance(cohort_index, install_at), cohort_index)
-            )
+            inst = ctx.new_instance(plan.cohort, install_at)
+            members.append(Member(index, plan, inst, plan.cohort))
     finally:
         ctx.current = -1
     return members
@@ -241,22 +198,6 @@ def tagged(ctx: ReplayContext, index: int, process: Generator[Any, Any, None]) -
             thrown, value = error, None
 
 
-def result_of(ctx: FleetContext, **values: Any) -> SimulationResult:
-    """A `SimulationResult` from the fields it has (the result grows as the simulation does)."""
-    names = {f.name for f in dataclasses.fields(SimulationResult)}
-    if "cohorts" in names and "cohorts" not in values and hasattr(ctx, "cohort_summary"):
-        values["cohorts"] = ctx.cohort_summary()
-    return SimulationResult(**{k: v for k, v in values.items() if k in names})
-
-
-def failed_api_calls(ctx: FleetContext) -> int:
-    total = 0
-    for entry in ctx.instances:
-        inst = entry[1] if isinstance(entry, tuple) else entry
-        total += inst.failed_api_calls
-    return total
-
-
 def predict(scenario: Scenario, seed: int | None = None) -> SimulationResult:
     """Simulate the scaled scenario with per-instance streams: the load test's prediction."""
     seed = scenario.scenario.seed if seed is None else seed
@@ -268,26 +209,5 @@ def predict(scenario: Scenario, seed: int | None = None) -> SimulationResult:
         process = instance_process(ctx, member.instance, member.plan)
         env.process(tagged(ctx, member.index, process))
     env.run(until=ctx.duration)
-    ctx.blocked.close()
-    fleet = scenario.fleet
-    installs = len(members) - fleet.instances
-    return result_of(
-        ctx,
-        scenario=scenario,
-        seed=seed,
-        duration=ctx.duration,
-        counters=ctx.counters,
-        blocked=ctx.blocked,
-        reauthentications=ctx.reauthentications,
-        expired_calls=ctx.expired_calls,
-        installs=installs,
-        cold_instances=0 if fleet.start == "warm" else fleet.instances,
-        losses=ctx.losses,
-        updates=ctx.updates,
-        api_wanted=ctx.api_wanted,
-        failed_api_calls=failed_api_calls(ctx),
-        clients_registered=ctx.server.clients,
-        tokens_issued=ctx.server.tokens,
-        events=ctx.events,
-        wall_seconds=time.perf_counter() - started,
-    )
+    installs = len(members) - scenario.fleet.instances
+    return ctx.result(seed, installs=installs, wall=time.perf_counter() - started)

@@ -130,6 +130,31 @@ class FleetContext:
             }
         return result
 
+    def result(self, seed: int, *, installs: int, wall: float) -> SimulationResult:
+        """Close the books at the end of a run: everything counted, as one result."""
+        self.blocked.close()
+        fleet = self.scenario.fleet
+        return SimulationResult(
+            scenario=self.scenario,
+            seed=seed,
+            duration=self.duration,
+            counters=self.counters,
+            blocked=self.blocked,
+            reauthentications=self.reauthentications,
+            expired_calls=self.expired_calls,
+            installs=installs,
+            cold_instances=0 if fleet.start == "warm" else fleet.instances,
+            losses=self.losses,
+            updates=self.updates,
+            api_wanted=self.api_wanted,
+            failed_api_calls=sum(inst.failed_api_calls for _, inst in self.instances),
+            clients_registered=self.server.clients,
+            tokens_issued=self.server.tokens,
+            events=self.events,
+            wall_seconds=wall,
+            cohorts=self.cohort_summary(),
+        )
+
     # ------------------------------------------------------------------ draws
 
     def next_session(self, now: float) -> float:
@@ -246,13 +271,50 @@ def adoption_time(rollout: Rollout, u: float) -> float:
     return rollout.released_at + rollout.half_life + rollout.width * math.log(p / (1.0 - p))
 
 
-def _cohort_index(cohorts: list[Cohort], u: float) -> int:
+def cohort_index(cohorts: list[Cohort], u: float) -> int:
+    """The cohort that quantile `u` of the fleet falls in, by the cohorts' shares."""
     total = 0.0
     for index, cohort in enumerate(cohorts):
         total += cohort.share
         if u < total:
             return index
     return len(cohorts) - 1
+
+
+def plan_instance(
+    ctx: FleetContext, index: int, install_at: float, *, base: bool, bulk: bool = True
+) -> Plan:
+    """Draw one instance's life from `ctx.usage_rng`: cohort, first launch, uninstall.
+
+    `base` instances are installed at time 0 (warm or cold as the fleet says); the others
+    install at `install_at` and launch at once. The order of the draws is part of the
+    contract: the load test's replay draws the same plans from per-instance streams.
+    """
+    scenario = ctx.scenario
+    fleet = scenario.fleet
+    rng = ctx.usage_rng
+    warm = base and fleet.start == "warm"
+    first_launch = install_at
+    if base and not warm:
+        first_launch = rng.uniform(0.0, fleet.launch_spread)
+    chosen = cohort_index(scenario.cohorts, rng.random())
+    cohort = scenario.cohorts[chosen]
+    churn = fleet.churn_per_day / DAY
+    uninstall = install_at + rng.expovariate(churn) if churn > 0 else math.inf
+    always_on = cohort.platform == "server"
+    if warm:
+        first_launch = 0.0 if always_on else ctx.next_session(0.0)
+    shared = always_on and not cohort.forward_device_address
+    return Plan(
+        install_at=install_at,
+        uninstall_at=uninstall,
+        warm=warm,
+        first_launch=first_launch,
+        always_on=always_on,
+        device=f"shared-{chosen}" if shared else f"d{index}",
+        cohort=chosen,
+        bulk=bulk and not (shared and scenario.server.throttle.enabled),
+    )
 
 
 def simulate(
@@ -264,62 +326,20 @@ def simulate(
     env = simpy.Environment()
     ctx = FleetContext(env, scenario, seed)
     fleet = scenario.fleet
-    rng = ctx.usage_rng
-    churn = fleet.churn_per_day / DAY
-    throttled = scenario.server.throttle.enabled
 
-    def start(index: int, install_at: float, warm: bool, first_launch: float) -> None:
-        cohort_index = _cohort_index(scenario.cohorts, rng.random())
-        cohort = scenario.cohorts[cohort_index]
-        shared = cohort.platform == "server" and not cohort.forward_device_address
-        uninstall = install_at + rng.expovariate(churn) if churn > 0 else math.inf
-        always_on = cohort.platform == "server"
-        if warm and not always_on:
-            first_launch = ctx.next_session(0.0)
-        plan = Plan(
-            install_at=install_at,
-            uninstall_at=uninstall,
-            warm=warm,
-            first_launch=0.0 if (always_on and warm) else first_launch,
-            always_on=always_on,
-            device=f"shared-{cohort_index}" if shared else f"d{index}",
-            cohort=cohort_index,
-            bulk=not (shared and throttled),
-        )
-        env.process(instance_process(ctx, ctx.new_instance(cohort_index, install_at), plan))
+    def start(plan: Plan) -> None:
+        inst = ctx.new_instance(plan.cohort, plan.install_at)
+        env.process(instance_process(ctx, inst, plan))
 
-    warm = fleet.start == "warm"
     for index in range(fleet.instances):
-        first = 0.0 if warm else rng.uniform(0.0, fleet.launch_spread)
-        start(index, 0.0, warm, first)
-    installs = install_times(fleet.installs, ctx.duration, rng)
+        start(plan_instance(ctx, index, 0.0, base=True))
+    installs = install_times(fleet.installs, ctx.duration, ctx.usage_rng)
     for offset, at in enumerate(installs):
-        start(fleet.instances + offset, at, False, at)
+        start(plan_instance(ctx, fleet.instances + offset, at, base=False))
 
     steps = 200
     for k in range(1, steps + 1):
         env.run(until=ctx.duration * k / steps)
         if progress is not None:
             progress(env.now)
-    wall = time.perf_counter() - started
-    ctx.blocked.close()
-    return SimulationResult(
-        scenario=scenario,
-        seed=seed,
-        duration=ctx.duration,
-        counters=ctx.counters,
-        blocked=ctx.blocked,
-        reauthentications=ctx.reauthentications,
-        expired_calls=ctx.expired_calls,
-        installs=len(installs),
-        cold_instances=0 if warm else fleet.instances,
-        losses=ctx.losses,
-        updates=ctx.updates,
-        api_wanted=ctx.api_wanted,
-        failed_api_calls=sum(inst.failed_api_calls for _, inst in ctx.instances),
-        cohorts=ctx.cohort_summary(),
-        clients_registered=ctx.server.clients,
-        tokens_issued=ctx.server.tokens,
-        events=ctx.events,
-        wall_seconds=wall,
-    )
+    return ctx.result(seed, installs=len(installs), wall=time.perf_counter() - started)
