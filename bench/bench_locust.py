@@ -35,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from dcrload.processes import reap
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "locust.json"
 SCENARIO = REPO / "scenarios" / "steady-state.toml"
@@ -104,16 +106,6 @@ if __name__ != "__main__":  # imported by Locust as the locustfile
             api, client = self.api, self.client
             for _ in range(100):  # as many per task as DcrUser works off at most
                 client.request(api.method, api.path, name="plain:api", headers=api.headers)
-
-
-def _reap(process: subprocess.Popen) -> None:  # type: ignore[type-arg]
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 class _StubResponse:
@@ -235,7 +227,7 @@ def main() -> int:
             try:
                 output, _ = locust.communicate(timeout=args.seconds + 60)
             finally:
-                _reap(locust)
+                reap(locust)
             wall = time.monotonic() - started
         finally:
             mock.stop()

@@ -38,6 +38,8 @@ from typing import Any
 
 import httpx
 
+from dcrload.processes import reap
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "mock.json"
 
@@ -112,18 +114,8 @@ def start(args: list[str]) -> tuple[subprocess.Popen[str], str]:
             break
         if line.startswith("dcrload mock listening on "):
             return process, line.split()[-1]
-    stop(process)
+    reap(process)
     raise RuntimeError(f"server {args} did not start")
-
-
-def stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 # --------------------------------------------------------------------------- load generator
@@ -261,7 +253,7 @@ def main() -> int:
             )
             figures["token"] = load(url, request, args.generators, args.seconds)
         finally:
-            stop(mock)
+            reap(mock)
         for kind in ("bare-asgi", "bare-starlette"):
             server, bare_url = start([str(Path(__file__)), "--serve-bare", kind, str(size)])
             try:
@@ -269,7 +261,7 @@ def main() -> int:
                 assert len(check.content) == size, (len(check.content), size)
                 figures[kind] = load(bare_url, request, args.generators, args.seconds)
             finally:
-                stop(server)
+                reap(server)
 
     token = figures["token"]["requests_per_second"]
     result = {

@@ -314,6 +314,15 @@ class Scenario(_Section):
     def name(self) -> str:
         return self.scenario.name
 
+    def software_ids(self) -> list[str]:
+        """Every software id the scenario uses: its cohorts', revoked and replacement ones."""
+        ids = {cohort.software_id for cohort in self.cohorts}
+        for revocation in self.faults.revocations:
+            ids.add(revocation.software_id)
+            if revocation.rollout is not None:
+                ids.add(revocation.rollout.software_id)
+        return sorted(ids)
+
 
 def _field_path(location: tuple[Any, ...]) -> str:
     parts = [str(p) for p in location if not (isinstance(p, str) and p[:1].isupper())]

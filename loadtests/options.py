@@ -11,13 +11,12 @@ the web UI, and Locust sends them from the master to its workers):
 
 from __future__ import annotations
 
-import ipaddress
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from dcrload.addresses import is_loopback_url
 from dcrload.durations import parse_duration
 from dcrload.errors import UsageError
 from dcrload.loadshape import loadtest_scenario, warmup_seconds
@@ -99,26 +98,6 @@ def add_arguments(parser: Any) -> None:
     )
 
 
-def is_loopback_url(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def software_ids(scenario: Scenario) -> list[str]:
-    """Every software id a scenario uses: its cohorts' and its replacement rollouts'."""
-    ids = {cohort.software_id for cohort in scenario.cohorts}
-    for revocation in scenario.faults.revocations:
-        ids.add(revocation.software_id)
-        if revocation.rollout is not None:
-            ids.add(revocation.rollout.software_id)
-    return sorted(ids)
-
-
 def load_statements(directory: str, single: str, ids: list[str]) -> dict[str, str]:
     """{software_id: JWT} from DIR/<id>.jwt, else from the single file; missing ids left out."""
     found: dict[str, str] = {}
@@ -190,7 +169,7 @@ class RunSettings:
             if scenario.loadtest.forward_for is not None and forward == "auto"
             else (forward == "on" or (forward == "auto" and is_loopback_url(host)))
         )
-        ids = software_ids(scenario)
+        ids = scenario.software_ids()
         statements = load_statements(options.dcr_statements, options.software_statement, ids)
         missing = [i for i in ids if i not in statements]
         if missing:

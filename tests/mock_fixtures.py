@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from dcrload.processes import reap
 from dcrload.statements import KeySet, SigningKey, load_keys, sign_statement, write_statements
 from loadtests.mockserver import MockSettings, create_app
 from loadtests.mockserver.settings import ThrottleSettings
@@ -200,11 +201,6 @@ def start_server(*args: str, timeout: float = 20.0) -> LiveServer:
 
 def stop_server(process: subprocess.Popen[str]) -> int:
     """Terminate (SIGTERM) and reap; kill if it does not stop within 10 s."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-    return process.returncode
+    status = reap(process)
+    assert status is not None
+    return status

@@ -24,6 +24,8 @@ import httpx
 import pytest
 from mock_fixtures import start_server, stop_server
 
+from dcrload.processes import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "tests" / "scenarios" / "loadtest-small.toml"
 REVOCATION = ROOT / "tests" / "scenarios" / "loadtest-revocation.toml"
@@ -189,7 +191,7 @@ def test_two_workers_play_each_instance_once(mock_server: Any, tmp_path: Path) -
     """Locust's own master/worker mode, straight from the locustfile: the mock registers
     exactly one client per instance, and the workers split the fleet between them."""
     keys = next(line.split()[4] for line in mock_server.lines if " statements in " in line)
-    port = str(_free_port())
+    port = str(free_port())
     common = ["-f", str(LOCUSTFILE)]
     master = subprocess.Popen(
         [
@@ -267,11 +269,3 @@ def test_two_workers_play_each_instance_once(mock_server: Any, tmp_path: Path) -
     measured = read(tmp_path, "measured.json")["measured"]
     assert measured["workers"] == 2 and measured["instances"] == INSTANCES
     assert measured["clients_registered"] == INSTANCES
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

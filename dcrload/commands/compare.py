@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from dcrload.commands.arguments import add_overrides, add_scenario
 from dcrload.errors import UsageError
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ SWEEP_FILE = "sweep.json"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("scenario", metavar="SCENARIO", help="scenario file to vary")
+    add_scenario(parser, optional=False)
     parser.add_argument(
         "--vary",
         action="append",
@@ -71,14 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="sweep folder; reusing it skips finished runs"
         " (default results/<scenario>-compare-<hash of scenario and --vary values>)",
     )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="PATH=VALUE",
-        dest="overrides",
-        help="override a scenario field for every variant, e.g. fleet.instances=1000",
-    )
+    add_overrides(parser, "fleet.instances=1000 (every variant)")
 
 
 def run(args: argparse.Namespace) -> int:

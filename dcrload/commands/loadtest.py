@@ -29,7 +29,6 @@ import json
 import math
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import threading
@@ -38,11 +37,19 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from dcrload.commands.arguments import (
+    add_out,
+    add_overrides,
+    add_scenario,
+    add_seed,
+    overrides_with_seed,
+)
 from dcrload.durations import format_duration, parse_duration
 from dcrload.errors import UsageError
 from dcrload.prediction import EXIT_PREDICTION
+from dcrload.processes import STOP_GRACE, free_port, reap
 from dcrload.results import ENDPOINTS, ResultsDir, default_out, write_json, write_timeseries
-from dcrload.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
+from dcrload.scenario import Scenario, load_scenario
 from dcrload.thresholds import EXIT_THRESHOLDS
 
 NAME = "loadtest"
@@ -50,18 +57,12 @@ HELP = "Replay a scenario's fleet with Locust against the mock or a URL; check t
 
 EXIT_FAILED = 1
 MOCK_START_TIMEOUT = 30.0
-STOP_GRACE = 10.0
+
 LISTENING = "dcrload mock listening on "
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "scenario",
-        nargs="?",
-        default=str(DEFAULT_SCENARIO),
-        metavar="SCENARIO",
-        help=f"scenario file (default {DEFAULT_SCENARIO})",
-    )
+    add_scenario(parser)
     parser.add_argument(
         "--target",
         required=True,
@@ -80,12 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="Locust worker processes (N > 1: one master and N workers on this machine)",
     )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        metavar="DIR",
-        help="results folder (default results/<scenario>-loadtest-<UTC timestamp>)",
-    )
+    add_out(parser, "results/<scenario>-loadtest-<UTC timestamp>")
     parser.add_argument(
         "--software-statement",
         type=Path,
@@ -98,15 +94,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="X",
         help="simulated seconds per real second (default: the scenario's; 1 with a URL)",
     )
-    parser.add_argument("--seed", type=int, metavar="N", help="override the scenario's seed")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="PATH=VALUE",
-        dest="overrides",
-        help="override a scenario field, e.g. fleet.instances=50",
-    )
+    add_seed(parser)
+    add_overrides(parser, "fleet.instances=50")
     parser.add_argument(
         "--mock-latency-ms",
         type=float,
@@ -124,24 +113,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 # --------------------------------------------------------------------------- processes
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def reap(process: subprocess.Popen[Any] | None) -> None:
-    """Terminate (SIGTERM), wait, kill if needed: a started process never outlives us."""
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(STOP_GRACE)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
 
 
 class MockProcess:
@@ -267,15 +238,6 @@ def _is_url(target: str) -> bool:
     return target.startswith(("http://", "https://")) and len(target.split("://", 1)[1]) > 0
 
 
-def _overrides(args: argparse.Namespace) -> list[str]:
-    overrides = list(args.overrides)
-    if args.seed is not None:
-        if args.seed < 0:
-            raise UsageError(f"--seed {args.seed}: expected a non-negative integer")
-        overrides.append(f"scenario.seed={args.seed}")
-    return overrides
-
-
 def expected_rates(summary: dict[str, Any], run_seconds: float, scale: float) -> str:
     """The prediction's request rates in real requests per second (mean and peak bin)."""
     parts = []
@@ -305,7 +267,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("--target URL needs --software-statement FILE")
         if not args.software_statement.is_file():
             raise UsageError(f"--software-statement {args.software_statement}: no such file")
-    overrides = _overrides(args)
+    overrides = overrides_with_seed(args)
     if args.time_scale is not None:
         overrides.append(f"loadtest.time_scale={args.time_scale}")
     elif not mock:
@@ -382,11 +344,11 @@ def _run_in(
     try:
         if mock:
             from dcrload.statements import write_statements
-            from loadtests.options import software_ids, wire_profile
+            from loadtests.options import wire_profile
             from loadtests.timescale import mock_ttl
 
             keys = staging / "keys"
-            write_statements(keys, software_ids(scenario))
+            write_statements(keys, scenario.software_ids())
             admin_key = secrets.token_urlsafe(18)
             wire = wire_profile(scenario)
             paths = wire.paths

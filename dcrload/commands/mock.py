@@ -8,12 +8,12 @@ picks a free port). Stops cleanly on Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dcrload.addresses import is_loopback_host
 from dcrload.errors import UsageError
 from dcrload.statements import DEFAULT_SOFTWARE_ID, load_keys, write_statements
 from dcrload.wire import PROFILES, parse_paths
@@ -56,25 +56,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="run folder (default results/mock-<UTC time>)")
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _software_ids(scenario: Any) -> list[str]:
-    """Every software id a scenario uses: its cohorts' and its replacement rollouts'."""
-    ids = {cohort.software_id for cohort in scenario.cohorts}
-    for revocation in scenario.faults.revocations:
-        ids.add(revocation.software_id)
-        if revocation.rollout is not None:
-            ids.add(revocation.rollout.software_id)
-    return sorted(ids)
-
-
 def build(args: argparse.Namespace) -> tuple[Any, Any, str, Path]:
     """(settings, trusted keys, db path, statements dir) from the arguments."""
     from loadtests.mockserver.settings import MockSettings, settings_from_scenario
@@ -97,7 +78,7 @@ def build(args: argparse.Namespace) -> tuple[Any, Any, str, Path]:
             if args.profile and args.profile != scenario.loadtest.profile:
                 overrides["paths"] = None  # the scenario's paths are for its own profile
             settings = settings_from_scenario(scenario, **overrides)
-            software_ids = _software_ids(scenario) or software_ids
+            software_ids = scenario.software_ids() or software_ids
         else:
             settings = MockSettings(**overrides)
         if args.paths:
@@ -124,7 +105,7 @@ def build(args: argparse.Namespace) -> tuple[Any, Any, str, Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not _is_loopback(args.host) and not args.allow_remote:
+    if not is_loopback_host(args.host) and not args.allow_remote:
         raise UsageError(f"--host {args.host} is not a loopback address; add --allow-remote")
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port} is not a port number")

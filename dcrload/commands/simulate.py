@@ -3,42 +3,30 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from dcrload.commands.arguments import (
+    add_out,
+    add_overrides,
+    add_scenario,
+    add_seed,
+    overrides_with_seed,
+)
 from dcrload.results import ENDPOINTS, ResultsDir, default_out
-from dcrload.scenario import DEFAULT_SCENARIO, load_scenario
+from dcrload.scenario import load_scenario
 
 NAME = "simulate"
 HELP = "Simulate a fleet through the DCR lifecycle and write summary, time series and report."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "scenario",
-        nargs="?",
-        default=str(DEFAULT_SCENARIO),
-        metavar="SCENARIO",
-        help=f"scenario file (default {DEFAULT_SCENARIO})",
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        metavar="DIR",
-        help="results folder (default results/<scenario>-<UTC timestamp>)",
-    )
-    parser.add_argument("--seed", type=int, metavar="N", help="override the scenario's seed")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="PATH=VALUE",
-        dest="overrides",
-        help="override a scenario field, e.g. fleet.instances=1000",
-    )
+    add_scenario(parser)
+    add_out(parser, "results/<scenario>-<UTC timestamp>")
+    add_seed(parser)
+    add_overrides(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,13 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from sim.recovery import fault_windows, recovery_report
     from sim.summary import write_run
 
-    overrides = list(args.overrides)
-    if args.seed is not None:
-        if args.seed < 0:
-            from dcrload.errors import UsageError
-
-            raise UsageError(f"--seed {args.seed}: expected a non-negative integer")
-        overrides.append(f"scenario.seed={args.seed}")
+    overrides = overrides_with_seed(args)
     scenario = load_scenario(args.scenario, overrides)
     out = args.out or default_out(scenario.name)
     with ResultsDir(out) as staging:
