@@ -26,7 +26,7 @@ from loadtests.timescale import DriverClock, mock_ttl
 
 log = logging.getLogger("dcrload.faults")
 
-OUTAGE_MODES = {"503": "503", "timeout": "hang"}
+OUTAGE_MODES = {"503": "503", "timeout": "hang", "401": "401"}
 """Scenario outage mode → the mock's outage mode (a hanging request times out)."""
 
 

@@ -62,6 +62,19 @@ def test_outage_hang_holds_then_answers_503(keyset, statement: str) -> None:
     assert 0.15 <= time.monotonic() - started < 2
 
 
+def test_outage_401_rejects_every_token_while_dcr_works(mock: Mock, statement: str) -> None:
+    token = mock.access_token(statement)
+    assert mock.api("configuration", token).status_code == 200
+    mock.admin("PUT", "outage", json={"mode": "401", "duration": 30})
+    response = mock.api("configuration", token)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_access_token"
+    fresh = mock.access_token(statement)  # register and token still answer 201
+    assert mock.api("configuration", fresh).status_code == 401
+    mock.clock.advance(30)
+    assert mock.api("configuration", fresh).status_code == 200
+
+
 def test_outage_slow(mock: Mock, statement: str) -> None:
     mock.admin("PUT", "outage", json={"mode": "slow", "delay": 0.2})
     started = time.monotonic()

@@ -8,7 +8,7 @@ Every route wants the admin key, as ``Authorization: Bearer KEY`` or ``X-Admin-K
 - ``GET  /admin/state``: the faults, TTL, throttle, quirks and revocations in force;
 - ``POST /admin/revocations`` ``{"software_id": ID}`` and
   ``DELETE /admin/revocations/{software_id}``: revoke and restore;
-- ``PUT /admin/outage`` ``{"mode": "503"|"hang"|"slow", "duration": s?, "delay": s?}``,
+- ``PUT /admin/outage`` ``{"mode": "503"|"hang"|"slow"|"401", "duration": s?, "delay": s?}``,
   ``DELETE /admin/outage``;
 - ``PUT /admin/latency`` ``{"distribution": "fixed"|"uniform"|"exponential"|"lognormal",
   "ms"|"low_ms"+"high_ms"|"mean_ms"|"median_ms"+"sigma": ...}``, ``DELETE /admin/latency``;

@@ -14,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-OUTAGE_MODES = ("503", "hang", "slow")
+OUTAGE_MODES = ("503", "hang", "slow", "401")
+"""503: refuse at once; hang: hold the request; slow: add a delay; 401: the API rejects every
+access token (a botched signing-key rotation) while the DCR routes work."""
 DISTRIBUTIONS = ("fixed", "uniform", "exponential", "lognormal")
 MAX_DELAY = 30.0  # seconds; no single injected delay is longer
 
@@ -80,10 +82,16 @@ class Faults:
     error_status: int = 503
     max_hang: float = 60.0
 
-    async def apply(self, clock: Callable[[], float], rng: random.Random) -> int | None:
+    async def apply(
+        self, clock: Callable[[], float], rng: random.Random, route: str = ""
+    ) -> int | None:
         outage = self.outage
         if outage is not None and clock() >= outage.until:
             self.outage = outage = None
+        if outage is not None and outage.mode == "401":
+            if route == "api":
+                return 401
+            outage = None  # the DCR routes work through a token-rejecting outage
         if outage is not None:
             if outage.mode == "503":
                 return 503

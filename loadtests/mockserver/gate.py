@@ -110,7 +110,13 @@ class Gate:
                         extra,
                     )
                     return
-            status = await state.faults.apply(state.clock, state.rng)
+            status = await state.faults.apply(state.clock, state.rng, route)
+            if status == 401:
+                body = _error_body(
+                    route, 401, "invalid_access_token", "The access token is not valid."
+                )
+                await send_json(counted, 401, body)
+                return
             if status is not None:
                 await send_json(
                     counted,
