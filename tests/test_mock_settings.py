@@ -31,7 +31,7 @@ def test_bad_settings(bad: dict) -> None:
 
 
 def test_from_scenario(tmp_path: Path) -> None:
-    scenario_module = pytest.importorskip("dcrload.scenario")
+    import dcrload.scenario as scenario_module
     path = tmp_path / "s.toml"
     path.write_text(
         '[token]\nttl = "6h"\nttl_jitter = 0.2\n'
@@ -43,8 +43,9 @@ def test_from_scenario(tmp_path: Path) -> None:
     assert settings.ttl == 60.0 and settings.ttl_jitter == 0.2
     assert settings.profile == "rfc7591"
     assert settings.paths == Paths("/r", "/t", "/api/v2")
+    # 2 requests/s per simulated second is 720 per real second at 360x
     assert (settings.throttle.rate, settings.throttle.burst, settings.throttle.retry_after) == (
-        2.0,
+        720.0,
         4,
         True,
     )

@@ -81,7 +81,10 @@ def settings_from_scenario(scenario: Any, **overrides: Any) -> MockSettings:
     """Read the mock's settings from a validated `dcrload.scenario` model.
 
     Uses ``token.ttl`` / ``loadtest.time_scale``, ``token.ttl_jitter``,
-    ``loadtest.profile``, ``loadtest.paths`` and ``server.throttle``; `overrides` win.
+    ``loadtest.profile``, ``loadtest.paths`` and ``server.throttle`` (its rate times
+    ``time_scale``: a device of a compressed load test sends that much faster, so the
+    bucket must refill that much faster to throttle what the scenario throttles);
+    `overrides` win.
     """
     scale = float(scenario.loadtest.time_scale) or 1.0
     paths = scenario.loadtest.paths
@@ -95,7 +98,7 @@ def settings_from_scenario(scenario: Any, **overrides: Any) -> MockSettings:
         "ttl_jitter": float(getattr(scenario.token, "ttl_jitter", 0.0)),
         "throttle": ThrottleSettings(
             enabled=bool(throttle.enabled),
-            rate=float(throttle.rate),
+            rate=float(throttle.rate) * scale,
             burst=int(throttle.burst),
             retry_after=bool(throttle.retry_after),
         ),
