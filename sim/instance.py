@@ -72,7 +72,9 @@ def instance_process(ctx: FleetContext, inst: AppInstance, plan: Plan) -> Genera
     end_at = min(plan.uninstall_at, ctx.duration)
     session_start = plan.first_launch
     session_end = -math.inf
+    session_after: float | None = None  # the next session, when drawn before this one ends
     in_session = False
+    timers_in_background = inst.config.platform != "mobile"
     next_api = math.inf
     next_loss = ctx.next_loss(env.now)
     next_update = ctx.update_time(inst, plan)
@@ -94,9 +96,11 @@ def instance_process(ctx: FleetContext, inst: AppInstance, plan: Plan) -> Genera
             last_now, spins = now, 0
         # ---- usage and faults due now
         if in_session and now >= session_end:
-            inst.handle(AppBackgrounded(), now)
+            inst.handle(AppBackgrounded(), session_end)
             in_session, next_api = False, math.inf
-            session_start = ctx.next_session(now)
+            if session_after is None:
+                session_after = ctx.next_session(session_end)
+            session_start, session_after = session_after, None
         if not in_session and now >= session_start:
             inst.handle(AppLaunched(), now)
             in_session = True
@@ -152,8 +156,21 @@ def instance_process(ctx: FleetContext, inst: AppInstance, plan: Plan) -> Genera
                 else:
                     inst.handle(Failure("timeout"), env.now)
                 continue
-            usage_due = min(session_end, next_api) if in_session else session_start
-            wake = min(action.until, usage_due, next_loss, next_update, end_at)
+            until = action.until
+            if not in_session:
+                usage_due = session_start
+            elif next_api < session_end or until < session_end:
+                usage_due = min(session_end, next_api)
+            else:
+                # Nothing is decided at the session's end: the app goes to the background
+                # (applied, with its own time, when the process next wakes), and the next
+                # decision is a background timer, the next session or a fault.
+                if session_after is None:
+                    session_after = ctx.next_session(session_end)
+                usage_due = session_after
+                if not timers_in_background:
+                    until = math.inf
+            wake = min(until, usage_due, next_loss, next_update, end_at)
         if wake == math.inf:
             break
         ctx.events += 1
