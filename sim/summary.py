@@ -75,21 +75,27 @@ def shaded_windows(result: SimulationResult) -> list[tuple[float, float, str]]:
     ]
 
 
-def write_run(
-    result: SimulationResult, out: Path, recovery: list[dict[str, Any]] | None = None
-) -> dict[str, Any]:
-    """Write the three files into `out`; return the summary."""
-    summary = summary_of(result, recovery)
+def write_files(result: SimulationResult, out: Path, summary: dict[str, Any], title: str) -> None:
+    """summary.json, timeseries.csv and report.png of a run (simulated or measured)."""
     info = result.scenario.scenario
     write_json(out / "summary.json", summary)
     write_timeseries(out / "timeseries.csv", result.counters.items(), info.bin)
     plot_report(
         out / "report.png",
-        title=f"dcrload simulate — {info.name} (seed {result.seed})",
+        title=title,
         bin_width=info.bin,
         series=result.counters.items(),
-        impact={k: v for k, v in summary["impact"].items() if k != "recovery"},
+        impact={k: v for k, v in summary["impact"].items() if not isinstance(v, list | dict)},
         blocked_per_bin=result.blocked.mean_per_bin(),
         windows=shaded_windows(result),
     )
+
+
+def write_run(
+    result: SimulationResult, out: Path, recovery: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Write the three files of a simulation into `out`; return the summary."""
+    summary = summary_of(result, recovery)
+    name = result.scenario.scenario.name
+    write_files(result, out, summary, f"dcrload simulate — {name} (seed {result.seed})")
     return summary

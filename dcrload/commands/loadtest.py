@@ -48,7 +48,7 @@ from dcrload.durations import format_duration, parse_duration
 from dcrload.errors import UsageError
 from dcrload.prediction import EXIT_PREDICTION
 from dcrload.processes import STOP_GRACE, free_port, reap
-from dcrload.results import ENDPOINTS, ResultsDir, default_out, write_json, write_timeseries
+from dcrload.results import ENDPOINTS, ResultsDir, default_out, write_json
 from dcrload.scenario import Scenario, load_scenario
 from dcrload.thresholds import EXIT_THRESHOLDS
 
@@ -428,9 +428,8 @@ def _write_results(
     scaled: Scenario, predicted: Any, document: dict[str, Any], staging: Path, wall: float
 ) -> int:
     from dcrload.prediction import compare, plot_comparison, summary_lines
-    from dcrload.report import plot_report
     from loadtests.measured import measured_result
-    from sim.summary import summary_of
+    from sim.summary import summary_of, write_files
 
     info = scaled.scenario
     measured = measured_result(scaled, document["seed"], document["measured"], wall)
@@ -461,16 +460,7 @@ def _write_results(
             "loadtest.instances_per_user, add --workers)",
             file=sys.stderr,
         )
-    write_json(staging / "summary.json", summary)
-    write_timeseries(staging / "timeseries.csv", measured.counters.items(), info.bin)
-    plot_report(
-        staging / "report.png",
-        title=f"dcrload loadtest — {info.name} (measured)",
-        bin_width=info.bin,
-        series=measured.counters.items(),
-        impact={k: v for k, v in summary["impact"].items() if not isinstance(v, list | dict)},
-        blocked_per_bin=measured.blocked.mean_per_bin(),
-    )
+    write_files(measured, staging, summary, f"dcrload loadtest — {info.name} (measured)")
     loadtest = scaled.loadtest
     comparison = compare(
         predicted.counters.items(),
