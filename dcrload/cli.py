@@ -43,12 +43,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; return its exit status (2 for bad input, 130 when interrupted)."""
+    """Run one command; return its exit status (2 for bad input, 130 when interrupted).
+
+    Bad input (`UsageError`, or an `OSError` on a path the user named) is one line on
+    stderr, never a traceback.
+    """
     try:
         args = build_parser().parse_args(argv)
         return int(args._run(args))
     except UsageError as error:
         print(f"dcrload: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:  # a path the user gave cannot be read or written
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"dcrload: error: {where}{error.strerror or error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("dcrload: interrupted", file=sys.stderr)
