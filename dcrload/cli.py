@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -42,12 +43,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stop(signum: int, frame: object) -> None:
+    """SIGTERM ends a run like Ctrl-C, so staging folders and child processes are cleaned up."""
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit status (2 for bad input, 130 when interrupted).
 
     Bad input (`UsageError`, or an `OSError` on a path the user named) is one line on
     stderr, never a traceback.
     """
+    signal.signal(signal.SIGTERM, _stop)
     try:
         args = build_parser().parse_args(argv)
         return int(args._run(args))

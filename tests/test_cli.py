@@ -42,3 +42,31 @@ def test_help_lists_every_command() -> None:
     assert result.returncode == 0
     for command in ("simulate", "compare", "loadtest", "mock", "statement", "probe"):
         assert command in result.stdout
+
+
+def test_a_terminated_run_leaves_no_result_files(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dcrload", "simulate", "--out", str(out)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not any(tmp_path.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the staging folder appears once the run has started
+        assert process.poll() is None, "the run ended before it could be interrupted"
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130
+    assert stderr.strip() == "dcrload: interrupted"
+    assert list(tmp_path.iterdir()) == []
