@@ -23,20 +23,27 @@ class DeviceClock:
     offset: float = 0.0
     skew_ppm: float = 0.0
     steps: Sequence[tuple[float, float]] = field(default=())
+    rate: float = field(init=False)
+    """Device seconds per true second."""
+    exact: bool = field(init=False)
+    """No offset, skew or step: every reading is true time (most devices; the fast path)."""
+    _step_times: tuple[float, ...] = field(init=False, repr=False)
 
-    @property
-    def rate(self) -> float:
-        """Device seconds per true second."""
-        return 1.0 + self.skew_ppm * 1e-6
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rate", 1.0 + self.skew_ppm * 1e-6)
+        object.__setattr__(self, "exact", not (self.offset or self.skew_ppm or self.steps))
+        object.__setattr__(self, "_step_times", tuple(s for s, _ in self.steps))
 
     def _stepped(self, t: float) -> float:
         if not self.steps:
             return 0.0
-        index = bisect.bisect_right([s for s, _ in self.steps], t)
+        index = bisect.bisect_right(self._step_times, t)
         return sum(jump for _, jump in self.steps[:index])
 
     def wall(self, t: float) -> float:
         """The device's wall-clock reading at true time `t`, in the true-time frame."""
+        if self.exact:
+            return t
         return t * self.rate + self.offset + self._stepped(t)
 
     def monotonic(self, t: float) -> float:
@@ -45,10 +52,14 @@ class DeviceClock:
 
     def reading(self, basis: str, t: float) -> float:
         """The reading the cohort's expiry basis uses: "exp" → wall, "expires_in" → monotonic."""
-        return self.wall(t) if basis == "exp" else self.monotonic(t)
+        if self.exact:
+            return t
+        return self.wall(t) if basis == "exp" else t * self.rate
 
     def when(self, basis: str, target: float, after: float) -> float:
         """The first true time ≥ `after` at which the reading reaches `target` (inf if never)."""
+        if self.exact:
+            return max(after, target)
         if self.reading(basis, after) >= target:
             return after
         if basis != "exp" or not self.steps:

@@ -23,6 +23,11 @@ class Diurnal:
 
     per_day: float
     weights: tuple[float, ...]
+    rates: tuple[float, ...] = ()
+    """Session starts per second per instance in each hour (derived)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rates", tuple(self.per_day / DAY * w for w in self.weights))
 
     @classmethod
     def from_usage(cls, usage: Usage) -> Diurnal:
@@ -31,23 +36,26 @@ class Diurnal:
 
     def rate(self, t: float) -> float:
         """Session starts per second per instance at scenario time `t`."""
-        return self.per_day / DAY * self.weights[int(t % DAY // HOUR)]
+        return self.rates[int(t % DAY // HOUR)]
 
     def next_start(self, after: float, rng: random.Random) -> float:
         """The next session start after `after`, by inverting the piecewise-constant intensity."""
         if self.per_day <= 0:
             return math.inf
         need = rng.expovariate(1.0)
+        rates = self.rates
         t = after
+        hour = int(t // HOUR)
         while True:
-            hour_end = (t // HOUR + 1) * HOUR
-            rate = self.rate(t)
+            hour_end = (hour + 1) * HOUR
+            rate = rates[hour % 24]
             if rate > 0:
                 span = need / rate
                 if t + span < hour_end:
                     return t + span
                 need -= (hour_end - t) * rate
             t = hour_end
+            hour += 1
 
 
 def installs_by(installs: Installs, t: float) -> float:
