@@ -14,11 +14,14 @@ from typing import Any
 
 import matplotlib
 
+from dcrload.durations import format_duration
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 SUCCESS = {"200", "201"}
 COLOURS = {"register": "#d62728", "token": "#1f77b4", "api": "#7f7f7f"}
+HURT_COLOURS = ("#8c564b", "#e377c2", "#17becf")
 
 
 def plot_report(
@@ -29,9 +32,15 @@ def plot_report(
     series: Sequence[tuple[str, str, Sequence[int]]],
     impact: Mapping[str, Any],
     blocked_per_bin: Sequence[float] = (),
+    hurt_per_bin: Mapping[str, Sequence[int]] | None = None,
     windows: Sequence[tuple[float, float, str]] = (),
 ) -> None:
-    """Draw the report; `windows` are (start s, end s, label) spans to shade."""
+    """Draw the report; `windows` are (start s, end s, label) spans to shade.
+
+    `hurt_per_bin` holds per-bin counts of what hurt users (re-authentications,
+    expired-token calls), drawn per hour beside the blocked instances.
+    """
+    hurt_per_bin = hurt_per_bin or {}
     bins = max((len(row) for _, _, row in series), default=len(blocked_per_bin)) or 1
     hours = [i * bin_width / 3600.0 for i in range(bins)]
     per_endpoint: dict[str, list[float]] = {}
@@ -99,26 +108,39 @@ def plot_report(
         )
     bad.set_ylim(bottom=0)
 
-    if blocked_per_bin:
+    if any(blocked_per_bin):
         hurt.fill_between(
             hours[: len(blocked_per_bin)],
             blocked_per_bin,
             step="post",
             color="#ff7f0e",
             alpha=0.6,
-            label="blocked instances",
+            label="blocked instances (left)",
         )
-        hurt.legend(loc="upper left", fontsize=9)
+    events = hurt.twinx()
+    group = max(1, round(3600.0 / bin_width))  # count per hour: single events are legible
+    for (label, per_bin), colour in zip(sorted(hurt_per_bin.items()), HURT_COLOURS, strict=False):
+        if any(per_bin):
+            hourly = [sum(per_bin[i : i + group]) for i in range(0, len(per_bin), group)]
+            starts = [i * group * bin_width / 3600.0 for i in range(len(hourly))]
+            events.step(starts, hourly, where="post", label=label, color=colour, linewidth=1.3)
+    events.set_ylabel(f"per {format_duration(group * bin_width)}")
+    events.set_ylim(bottom=0)
+    handles = hurt.get_legend_handles_labels()
+    more = events.get_legend_handles_labels()
+    if handles[0] or more[0]:
+        hurt.legend(handles[0] + more[0], handles[1] + more[1], loc="upper left", fontsize=8.5)
     hurt.set_ylabel("instances")
     hurt.set_ylim(bottom=0)
     hurt.set_xlabel("time (hours)")
     hurt.set_title("User impact", fontsize=11, loc="left")
     text = "\n".join(f"{key.replace('_', ' ')}: {_number(value)}" for key, value in impact.items())
-    hurt.text(
+    events.text(
         0.99,
         0.95,
         text,
-        transform=hurt.transAxes,
+        transform=events.transAxes,
+        zorder=5,
         ha="right",
         va="top",
         fontsize=8.5,

@@ -87,6 +87,10 @@ def write_files(result: SimulationResult, out: Path, summary: dict[str, Any], ti
         series=result.counters.items(),
         impact={k: v for k, v in summary["impact"].items() if not isinstance(v, list | dict)},
         blocked_per_bin=result.blocked.mean_per_bin(),
+        hurt_per_bin={
+            "expired-token API calls": result.expired_calls.per_bin,
+            "re-authentications": result.reauthentications.per_bin,
+        },
         windows=shaded_windows(result),
     )
 
