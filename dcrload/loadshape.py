@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import math
 
-from dcrload.scenario import Scenario
+from dcrload.durations import parse_duration
+from dcrload.errors import UsageError
+from dcrload.scenario import Scenario, load_scenario
 from dcrload.usage import expected_in_session, expected_installed
 
 
@@ -121,3 +123,39 @@ def prediction_scenario(scenario: Scenario) -> Scenario:
     return scenario.model_copy(
         update={"token": token.model_copy(update={"ttl": ttl, "ttl_jitter": min(jitter, 0.99)})}
     )
+
+
+def resolve_run(
+    path: str,
+    overrides: list[str],
+    *,
+    time_scale: float | None,
+    real_target: bool,
+    duration: str | None,
+    duration_flag: str = "--duration",
+    default_seconds: float | None = None,
+) -> tuple[Scenario, float]:
+    """The scenario of a load test and its real duration in seconds.
+
+    `time_scale` (when given) overrides the scenario's; against a real target the scale is
+    1 unless the user insists. The duration is `duration` if given, else `default_seconds`,
+    else the scenario's duration divided by the time scale. Bad input raises UsageError.
+    """
+    overrides = list(overrides)
+    if time_scale:
+        overrides.append(f"loadtest.time_scale={time_scale}")
+    elif real_target:
+        overrides.append("loadtest.time_scale=1")
+    scenario = load_scenario(path, overrides)
+    if duration:
+        try:
+            run_seconds = parse_duration(duration)
+        except ValueError as error:
+            raise UsageError(f"{duration_flag}: {error}") from None
+    elif default_seconds:
+        run_seconds = default_seconds
+    else:
+        run_seconds = scenario.scenario.duration / scenario.loadtest.time_scale
+    if run_seconds <= 0:
+        raise UsageError(f"{duration_flag} {duration}: expected more than 0 seconds")
+    return scenario, run_seconds

@@ -17,10 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from dcrload.addresses import is_loopback_url
-from dcrload.durations import parse_duration
-from dcrload.errors import UsageError
-from dcrload.loadshape import loadtest_scenario, warmup_seconds
-from dcrload.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
+from dcrload.loadshape import loadtest_scenario, resolve_run, warmup_seconds
+from dcrload.scenario import DEFAULT_SCENARIO, Scenario
 from dcrload.wire import Paths, WireProfile, split_api_prefix
 
 
@@ -143,24 +141,18 @@ class RunSettings:
 
     @classmethod
     def from_options(cls, options: Any, host: str, workers: int = 1) -> RunSettings:
-        overrides = list(getattr(options, "dcr_set", None) or [])
-        if options.time_scale and options.time_scale > 0:
-            overrides.append(f"loadtest.time_scale={options.time_scale}")
-        elif host and not is_loopback_url(host):
-            overrides.append("loadtest.time_scale=1")
-        scenario = load_scenario(options.scenario, overrides)
-        scale = scenario.loadtest.time_scale
-        if options.dcr_duration:
-            try:
-                run_seconds = parse_duration(options.dcr_duration)
-            except ValueError as error:
-                raise UsageError(f"--dcr-duration: {error}") from None
-        elif getattr(options, "run_time", None):
-            run_seconds = float(options.run_time)
-        else:
-            run_seconds = scenario.scenario.duration / scale
-        if run_seconds <= 0:
-            raise UsageError("the run must last more than 0 seconds")
+        run_time = getattr(options, "run_time", None)
+        scenario, run_seconds = resolve_run(
+            options.scenario,
+            list(getattr(options, "dcr_set", None) or []),
+            time_scale=options.time_scale
+            if options.time_scale and options.time_scale > 0
+            else None,
+            real_target=bool(host) and not is_loopback_url(host),
+            duration=options.dcr_duration,
+            duration_flag="--dcr-duration",
+            default_seconds=float(run_time) if run_time else None,
+        )
         scaled = loadtest_scenario(scenario, run_seconds)
         seed = options.dcr_seed if options.dcr_seed >= 0 else scenario.scenario.seed
         forward = options.dcr_forward_for
@@ -181,7 +173,7 @@ class RunSettings:
         return cls(
             scenario=scaled,
             run_seconds=run_seconds,
-            time_scale=scale,
+            time_scale=scenario.loadtest.time_scale,
             warmup=warmup_seconds(scaled, workers),
             host=host,
             wire=wire_profile(scenario),

@@ -44,12 +44,12 @@ from dcrload.commands.arguments import (
     add_seed,
     overrides_with_seed,
 )
-from dcrload.durations import format_duration, parse_duration
+from dcrload.durations import format_duration
 from dcrload.errors import UsageError
 from dcrload.prediction import EXIT_PREDICTION
 from dcrload.processes import STOP_GRACE, free_port, reap
 from dcrload.results import ENDPOINTS, ResultsDir, default_out, write_json
-from dcrload.scenario import Scenario, load_scenario
+from dcrload.scenario import Scenario
 from dcrload.thresholds import EXIT_THRESHOLDS
 
 NAME = "loadtest"
@@ -250,7 +250,12 @@ def expected_rates(summary: dict[str, Any], run_seconds: float, scale: float) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from dcrload.loadshape import loadtest_scenario, prediction_scenario, warmup_seconds
+    from dcrload.loadshape import (
+        loadtest_scenario,
+        prediction_scenario,
+        resolve_run,
+        warmup_seconds,
+    )
 
     target = args.target
     mock = target == "mock"
@@ -268,22 +273,15 @@ def run(args: argparse.Namespace) -> int:
         if not args.software_statement.is_file():
             raise UsageError(f"--software-statement {args.software_statement}: no such file")
     overrides = overrides_with_seed(args)
-    if args.time_scale is not None:
-        overrides.append(f"loadtest.time_scale={args.time_scale}")
-    elif not mock:
-        overrides.append("loadtest.time_scale=1")
     scenario_path = Path(args.scenario).resolve()
-    scenario = load_scenario(args.scenario, overrides)
+    scenario, run_seconds = resolve_run(
+        args.scenario,
+        overrides,
+        time_scale=args.time_scale,
+        real_target=not mock,
+        duration=args.duration,
+    )
     scale = scenario.loadtest.time_scale
-    if args.duration:
-        try:
-            run_seconds = parse_duration(args.duration)
-        except ValueError as error:
-            raise UsageError(f"--duration: {error}") from None
-        if run_seconds <= 0:
-            raise UsageError(f"--duration {args.duration}: expected more than 0 seconds")
-    else:
-        run_seconds = scenario.scenario.duration / scale
     scaled = loadtest_scenario(scenario, run_seconds)
     real_ttl = scenario.token.ttl / scale
     if not mock or real_ttl > run_seconds:
