@@ -156,6 +156,34 @@ def jwt_claims(token: str) -> Mapping[str, Any]:
 class AppInstance:
     """One installed app: its statement, credentials, token and what it wants next."""
 
+    __slots__ = (
+        "_api_rejections",
+        "_api_wanted",
+        "_ever_registered",
+        "_gave_up",
+        "_pending",
+        "_refresh_failed",
+        "_retry_attempt",
+        "_retry_delay",
+        "_retry_for",
+        "_retry_until",
+        "blocked",
+        "clock",
+        "config",
+        "credentials",
+        "failed_api_calls",
+        "foreground",
+        "needs_reauthentication",
+        "reauthentications",
+        "registrations",
+        "requests_sent",
+        "retries",
+        "rng",
+        "software_id",
+        "software_statement",
+        "token",
+    )  # a million instances: no per-instance __dict__
+
     def __init__(
         self,
         config: InstanceConfig,
