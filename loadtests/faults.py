@@ -92,12 +92,10 @@ def mock_settings(
     return calls
 
 
-def fault_timeline(scenario: Scenario, scale: float) -> tuple[list[FaultStep], list[str]]:
-    """The admin calls of the scenario's faults in time order, and the faults the mock
-    cannot play (with why)."""
+def fault_timeline(scenario: Scenario, scale: float) -> list[FaultStep]:
+    """The admin calls that play the scenario's faults on the mock, in time order."""
     faults = scenario.faults
     steps: list[FaultStep] = []
-    skipped: list[str] = []
     for revocation in faults.revocations:
         steps.append(
             FaultStep(
@@ -109,24 +107,18 @@ def fault_timeline(scenario: Scenario, scale: float) -> tuple[list[FaultStep], l
             )
         )
     for outage in faults.outages:
-        mode = OUTAGE_MODES.get(outage.mode)
-        if mode is None:
-            skipped.append(
-                f"outage mode {outage.mode!r} at {outage.start:g} s (no such mock fault)"
-            )
-            continue
         steps.append(
             FaultStep(
                 outage.start,
                 f"outage {outage.mode} for {outage.duration:g} s",
                 "PUT",
                 "/admin/outage",
-                {"mode": mode, "duration": outage.duration / scale},
+                {"mode": OUTAGE_MODES[outage.mode], "duration": outage.duration / scale},
             )
         )
     steps.sort(key=lambda s: s.at)
     duration = scenario.scenario.duration
-    return [s for s in steps if s.at < duration], skipped
+    return [s for s in steps if s.at < duration]
 
 
 def prepare_mock(admin: MockAdmin, calls: list[tuple[str, str, dict[str, Any]]]) -> None:

@@ -118,9 +118,7 @@ class Replay:
         prepare_mock(
             admin, mock_settings(scenario, scale, settings.latency_ms, settings.throttle_rate)
         )
-        steps, skipped = fault_timeline(scenario, scale)
-        for reason in skipped:
-            log.warning("not played against the mock: %s", reason)
+        steps = fault_timeline(scenario, scale)
         if steps and self.clock is not None:
             self.faults_greenlet = gevent.spawn(run_timeline, admin, self.clock, steps)
 

@@ -202,14 +202,13 @@ def test_fault_timeline_scales_outages_and_orders_calls() -> None:
         REVOCATION,
         ['faults.outages=[{start = "1m", duration = "2m", mode = "timeout"}]'],
     )
-    steps, skipped = fault_timeline(scenario, 60.0)
+    steps = fault_timeline(scenario, 60.0)
     assert [(s.at, s.method, s.path) for s in steps] == [
         (60.0, "PUT", "/admin/outage"),
         (180.0, "POST", "/admin/revocations"),
     ]
     assert steps[0].body == {"mode": "hang", "duration": 2.0}
     assert steps[1].body == {"software_id": "drill-app"}
-    assert skipped == []
 
 
 def test_mock_settings_scale_ttl_and_throttle_rate() -> None:

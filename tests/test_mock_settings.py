@@ -32,6 +32,7 @@ def test_bad_settings(bad: dict) -> None:
 
 def test_from_scenario(tmp_path: Path) -> None:
     import dcrload.scenario as scenario_module
+
     path = tmp_path / "s.toml"
     path.write_text(
         '[token]\nttl = "6h"\nttl_jitter = 0.2\n'
