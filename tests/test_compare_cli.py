@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_runner import dcrload
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOOTOUT = "scenarios/strategy-shootout.toml"
@@ -33,16 +34,6 @@ OUTPUTS = {
     "pareto.png",
     "runs",
 }
-
-
-def dcrload(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dcrload", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def planned(output: str) -> tuple[int, int]:

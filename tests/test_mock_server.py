@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import http.client
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from cli_runner import dcrload
 from mock_fixtures import ADMIN_KEY, DEVICE, REPO, LiveServer, keys_dir, start_server, stop_server  # noqa: F401
 
 
@@ -164,16 +163,6 @@ def test_restart_keeps_clients_profiles_and_the_token_key(keys_dir: Path, tmp_pa
         stop_server(second.process)
 
 
-def _dcrload(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dcrload", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-
-
 @pytest.mark.parametrize(
     "args",
     [
@@ -188,7 +177,7 @@ def _dcrload(*args: str) -> subprocess.CompletedProcess[str]:
     ],
 )
 def test_mock_bad_input_exits_2_without_traceback(args: tuple[str, ...], tmp_path: Path) -> None:
-    result = _dcrload(*args, "--out", str(tmp_path))
+    result = dcrload(*args, "--out", str(tmp_path), timeout=30)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("dcrload: error: ")

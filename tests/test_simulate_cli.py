@@ -11,13 +11,13 @@ import json
 import os
 import struct
 import subprocess
-import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runner import dcrload
 
 from dcrload.cli import main
 from dcrload.results import read_timeseries
@@ -26,17 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "scenarios").glob("*.toml"))
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 OUTAGE = 'faults.outages=[{start = "6h", duration = "30m"}]'
-
-
-def dcrload(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dcrload", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "COLUMNS": "120", **(env or {})},
-    )
 
 
 def run_many(jobs: dict[str, list[str]]) -> dict[str, subprocess.CompletedProcess[str]]:
