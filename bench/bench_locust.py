@@ -7,7 +7,7 @@ same mock on a loopback port:
 - ``DcrUser`` (`loadtests.user`): plays always-on instances of a fleet whose API calls are
   due all the time (``api_interval`` 1 ms, time scale 1), so every step is: pop the due
   instance from the heap, resume its instance process, ask the lifecycle, build the
-  request with `dcrload.wire`, send it through FastHttpSession with ``catch_response``,
+  request with `dcrload.core.wire`, send it through FastHttpSession with ``catch_response``,
   parse the answer, count it, push the instance back;
 - ``PlainUser``: a plain FastHttpUser sending the same API request (same path, headers and
   bearer token, from one registration) in a tight task.
@@ -35,7 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from dcrload.processes import reap
+from dcrload.commandline.processes import reap
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "locust.json"
@@ -60,8 +60,8 @@ if __name__ != "__main__":  # imported by Locust as the locustfile
     from locust import FastHttpUser, constant, task
 
     import loadtests.locustfile  # noqa: F401  (the replay's flags and event hooks)
-    from dcrload.actions import CallApi, FetchToken, Register
-    from dcrload.wire import Device, device_info_for
+    from dcrload.core.actions import CallApi, FetchToken, Register
+    from dcrload.core.wire import Device, device_info_for
     from loadtests.run import replay_of
     from loadtests.user import DcrUser
 
@@ -135,9 +135,9 @@ class _StubClient:
 
 def step_overhead(seconds: float = 2.0) -> float:
     """Microseconds of client-side work per lifecycle step, the HTTP call stubbed out:
-    heap, instance process, lifecycle, `dcrload.wire`, answer parsing, counting."""
-    from dcrload.loadshape import loadtest_scenario
-    from dcrload.scenario import load_scenario
+    heap, instance process, lifecycle, `dcrload.core.wire`, answer parsing, counting."""
+    from dcrload.model.loadshape import loadtest_scenario
+    from dcrload.model.scenario import load_scenario
     from loadtests.fleet import LiveFleet
     from loadtests.options import wire_profile
     from loadtests.timescale import DriverClock
@@ -165,8 +165,8 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=2, help="users of each kind")
     args = parser.parse_args()
 
-    from dcrload.commands.loadtest import MockProcess
-    from dcrload.statements import write_statements
+    from loadtests.commands.loadtest import MockProcess
+    from loadtests.statements import write_statements
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "BENCH_USERS": str(args.users)}
     with tempfile.TemporaryDirectory(prefix="bench-locust-") as tmp:

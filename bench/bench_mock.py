@@ -38,7 +38,7 @@ from typing import Any
 
 import httpx
 
-from dcrload.processes import reap
+from dcrload.commandline.processes import reap
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "mock.json"

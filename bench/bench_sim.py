@@ -37,7 +37,7 @@ import simpy
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from dcrload.scenario import load_scenario  # noqa: E402
+from dcrload.model.scenario import load_scenario  # noqa: E402
 from sim import simulate  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "sim.json"

@@ -1,18 +1,18 @@
-"""The `dcrload` command line: one sub-command per module in `dcrload.commands`."""
+"""The `dcrload` command line: one sub-command per module, each beside the driver it runs."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import signal
 import sys
 from collections.abc import Sequence
-from types import ModuleType
 
-from dcrload.errors import UsageError
+from dcrload.core.errors import UsageError
+from loadtests.commands import loadtest, mock, probe, statement
+from sim.commands import compare, simulate
 
-COMMANDS = ("simulate", "compare", "loadtest", "mock", "statement", "probe")
-"""Sub-command modules under `dcrload.commands`, in the order `--help` lists them."""
+COMMANDS = (simulate, compare, loadtest, mock, statement, probe)
+"""Sub-command modules, each living beside the driver it runs, in the order `--help` lists."""
 
 EXIT_USAGE = 2
 
@@ -24,10 +24,6 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _load(name: str) -> ModuleType:
-    return importlib.import_module(f"dcrload.commands.{name}")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="dcrload",
@@ -35,8 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for name in COMMANDS:
-        module = _load(name)
+    for module in COMMANDS:
         command = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         module.add_arguments(command)
         command.set_defaults(_run=module.run)

@@ -21,7 +21,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from dcrload.scenario import Scenario
+from dcrload.model.scenario import Scenario
 from loadtests.timescale import DriverClock, mock_ttl
 
 log = logging.getLogger("dcrload.faults")

@@ -5,7 +5,7 @@ index ≡ its worker index (mod the worker count), so no two workers ever play t
 instance. It draws the whole fleet's plans (`loadtests.replay.plan_fleet`, the same draws
 as the prediction) and keeps its own. Each instance runs the simulation's own
 `sim.instance.instance_process` — sessions, API calls, credential loss, clock drift,
-app updates, all asking `dcrload.lifecycle.AppInstance` what to do — with two things
+app updates, all asking `dcrload.core.lifecycle.AppInstance` what to do — with two things
 swapped:
 
 - the SimPy environment by `LiveEnv`, whose `now` is the driver clock (simulated seconds
@@ -34,10 +34,10 @@ import gevent
 import gevent.pool
 from gevent.local import local
 
-from dcrload.actions import CallApi, FetchToken, Register, RequestAction
-from dcrload.lifecycle import jwt_claims
-from dcrload.scenario import Scenario
-from dcrload.wire import Device, WireProfile, device_info_for, to_response
+from dcrload.core.actions import CallApi, FetchToken, Register, RequestAction
+from dcrload.core.lifecycle import jwt_claims
+from dcrload.core.wire import Device, WireProfile, device_info_for, to_response
+from dcrload.model.scenario import Scenario
 from loadtests.replay import Member, ReplayContext, plan_fleet
 from loadtests.timescale import DriverClock
 from sim.instance import instance_process

@@ -4,7 +4,7 @@
     locust -f loadtests/locustfile.py --scenario ... --host URL --headless --csv out/locust
 
 Each `DcrUser` plays many app instances of the scenario's fleet through the very lifecycle
-the simulation runs (`dcrload.lifecycle`), over Locust's FastHttpUser client, so every
+the simulation runs (`dcrload.core.lifecycle`), over Locust's FastHttpUser client, so every
 request appears in Locust's statistics as ``register``, ``token`` or ``api:<route>``.
 `ScenarioShape` follows the scenario's active instances over time; time is compressed by
 ``[loadtest] time_scale``. Flags (see ``locust --help``, group "dcrload"): ``--scenario``,

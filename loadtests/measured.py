@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dcrload.scenario import Scenario
+from dcrload.model.scenario import Scenario
 from sim.counters import Counters, Gauge, Tally
 from sim.fleet import SimulationResult
 

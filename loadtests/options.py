@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dcrload.addresses import is_loopback_url
-from dcrload.loadshape import loadtest_scenario, resolve_run, warmup_seconds
-from dcrload.scenario import DEFAULT_SCENARIO, Scenario
-from dcrload.wire import Paths, WireProfile, split_api_prefix
+from dcrload.commandline.addresses import is_loopback_url
+from dcrload.core.wire import Paths, WireProfile, split_api_prefix
+from dcrload.model.loadshape import loadtest_scenario, resolve_run, warmup_seconds
+from dcrload.model.scenario import DEFAULT_SCENARIO, Scenario
 
 
 def add_arguments(parser: Any) -> None:

@@ -1,7 +1,7 @@
 """One fleet, two clocks: the prediction and the Locust replay draw the same instances.
 
 A load test is checked against a prediction: the simulation of the same scaled scenario
-(`dcrload.loadshape.loadtest_scenario`). Run with independent random draws, a fleet of a
+(`dcrload.model.loadshape.loadtest_scenario`). Run with independent random draws, a fleet of a
 few hundred instances over a couple of simulated hours differs from run to run by tens of
 per cent, so no tolerance could tell a slow server from bad luck. Both sides therefore use
 *common random numbers*: every instance owns three small random streams (usage, faults,
@@ -29,8 +29,8 @@ from typing import Any
 
 import simpy
 
-from dcrload.scenario import Scenario
-from dcrload.usage import install_times
+from dcrload.model.scenario import Scenario
+from dcrload.model.usage import install_times
 from sim.fleet import FleetContext, SimulationResult, plan_instance
 from sim.instance import Plan, instance_process
 

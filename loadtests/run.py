@@ -27,8 +27,8 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import StatsEntry
 
-from dcrload.errors import UsageError
-from dcrload.thresholds import EXIT_THRESHOLDS, check, measured_values
+from dcrload.analysis.thresholds import EXIT_THRESHOLDS, check, measured_values
+from dcrload.core.errors import UsageError
 from loadtests.faults import MockAdmin, fault_timeline, mock_settings, prepare_mock, run_timeline
 from loadtests.fleet import LiveFleet, merge_snapshots
 from loadtests.measured import measured_result

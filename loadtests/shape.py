@@ -1,6 +1,6 @@
 """`ScenarioShape`: Locust's user count follows the scenario's active instances.
 
-The curve itself is `dcrload.loadshape.users_at` — installed instances (installs, churn)
+The curve itself is `dcrload.model.loadshape.users_at` — installed instances (installs, churn)
 times the chance of being in a session (the diurnal profile), the very functions the
 simulation draws from — read at the scaled driver time. `tick` only converts Locust's run
 time into driver time and stops the test when the replay's duration is over.
@@ -12,7 +12,7 @@ from typing import Any
 
 from locust import LoadTestShape
 
-from dcrload.loadshape import users_at
+from dcrload.model.loadshape import users_at
 from loadtests.run import replay_of
 
 

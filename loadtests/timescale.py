@@ -2,7 +2,7 @@
 
 The lifecycle and the instance process work in *simulated* seconds from driver time 0.
 A load test runs `time_scale` simulated seconds per real second from a wall-clock
-`epoch` (the server's time at driver time 0; `dcrload.lifecycle.InstanceConfig` takes the
+`epoch` (the server's time at driver time 0; `dcrload.core.lifecycle.InstanceConfig` takes the
 same two numbers to read server times). Everything scenario-timed scales by it: session
 lengths, API intervals, token lifetimes (the mock gets ``ttl / time_scale``), fault times
 and the diurnal curve. Latency does not: a request still takes its real milliseconds.

@@ -1,4 +1,4 @@
-"""The SimPy driver: a fleet of app instances running the `dcrload.lifecycle` core."""
+"""The SimPy driver: a fleet of app instances running the `dcrload.core.lifecycle` core."""
 
 from sim.fleet import SimulationResult, simulate
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from dcrload.actions import (
+from dcrload.core.actions import (
     ApiCallDue,
     AppBackgrounded,
     AppLaunched,
@@ -28,10 +28,10 @@ from dcrload.actions import (
     Register,
     Response,
 )
-from dcrload.clocks import PERFECT, DeviceClock
-from dcrload.lifecycle import MIN_TOKEN_USE, AppInstance, InstanceConfig
-from dcrload.scenario import Cohort, Rollout, Scenario
-from dcrload.usage import DAY, Diurnal, install_times
+from dcrload.core.clocks import PERFECT, DeviceClock
+from dcrload.core.lifecycle import MIN_TOKEN_USE, AppInstance, InstanceConfig
+from dcrload.model.scenario import Cohort, Rollout, Scenario
+from dcrload.model.usage import DAY, Diurnal, install_times
 from sim.counters import Counters, Gauge, Tally
 from sim.instance import Plan, instance_process
 from sim.server import SimServer
@@ -42,7 +42,7 @@ ProgressCallback = Callable[[float], None]
 
 @dataclass
 class SimulationResult:
-    """Everything a run counted; `dcrload.results` turns it into files."""
+    """Everything a run counted; `dcrload.results.files` turns it into files."""
 
     scenario: Scenario
     seed: int

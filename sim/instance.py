@@ -2,7 +2,7 @@
 
 The process owns the instance's *usage* (when sessions start and end, when an API call is
 due, when faults strike) and nothing of its *decisions*, which all come from
-`dcrload.lifecycle.AppInstance`. An event is scheduled only where something is decided:
+`dcrload.core.lifecycle.AppInstance`. An event is scheduled only where something is decided:
 session starts and ends, requests to the DCR endpoints, timers the lifecycle asks for,
 faults. API calls that go out on a token the lifecycle and the server both accept are
 counted in bulk up to the next point where either could change its mind; the count stays
@@ -16,7 +16,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dcrload.actions import (
+from dcrload.core.actions import (
     ApiCallDue,
     AppBackgrounded,
     AppLaunched,
@@ -31,7 +31,7 @@ from dcrload.actions import (
     Response,
     Wait,
 )
-from dcrload.lifecycle import AppInstance
+from dcrload.core.lifecycle import AppInstance
 
 if TYPE_CHECKING:
     from sim.fleet import FleetContext

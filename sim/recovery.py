@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from dcrload.scenario import Scenario
+from dcrload.model.scenario import Scenario
 from sim.fleet import SimulationResult, simulate
 
 TOLERANCE = 0.10

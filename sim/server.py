@@ -26,9 +26,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dcrload.actions import CallApi, FetchToken, Register, RequestAction
-from dcrload.scenario import Scenario
-from dcrload.throttle import TokenBucket
+from dcrload.core.actions import CallApi, FetchToken, Register, RequestAction
+from dcrload.core.throttle import TokenBucket
+from dcrload.model.scenario import Scenario
 
 
 @dataclass(frozen=True, slots=True)

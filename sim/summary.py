@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dcrload.report import plot_report
-from dcrload.results import endpoint_summary, write_json, write_timeseries
+from dcrload.results.files import endpoint_summary, write_json, write_timeseries
+from dcrload.results.report import plot_report
 from sim.fleet import SimulationResult
 from sim.recovery import fault_windows
 

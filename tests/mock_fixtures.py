@@ -19,11 +19,11 @@ from typing import Any
 import httpx
 import pytest
 
-from dcrload.processes import reap
-from dcrload.statements import KeySet, SigningKey, load_keys, sign_statement, write_statements
+from dcrload.commandline.processes import reap
 from loadtests.mockserver import MockSettings, create_app
 from loadtests.mockserver.settings import ThrottleSettings
 from loadtests.mockserver.state import MockState
+from loadtests.statements import KeySet, SigningKey, load_keys, sign_statement, write_statements
 
 REPO = Path(__file__).resolve().parent.parent
 ADMIN_KEY = "test-admin-key"

@@ -1,10 +1,10 @@
-"""`dcrload.clocks.DeviceClock`: readings of a wrong device clock and their inverse."""
+"""`dcrload.core.clocks.DeviceClock`: readings of a wrong device clock and their inverse."""
 
 from __future__ import annotations
 
 import pytest
 
-from dcrload.clocks import PERFECT, DeviceClock
+from dcrload.core.clocks import PERFECT, DeviceClock
 
 
 def test_perfect_clock_reads_true_time() -> None:

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from dcrload.compare_plots import pareto_front
-from dcrload.comparison import METRIC_KEYS, VariantStats, run_metrics
-from dcrload.recommend import recommend
-from dcrload.stats import mean_interval
+from dcrload.analysis.comparison import METRIC_KEYS, VariantStats, run_metrics
+from dcrload.analysis.recommend import recommend
+from dcrload.analysis.stats import mean_interval
+from dcrload.results.compare_plots import pareto_front
 
 
 def variant(

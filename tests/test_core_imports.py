@@ -17,11 +17,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CORE = [
-    "dcrload.lifecycle",
-    "dcrload.actions",
-    "dcrload.strategies",
-    "dcrload.clocks",
-    "dcrload.wire",
+    "dcrload.core.lifecycle",
+    "dcrload.core.actions",
+    "dcrload.core.strategies",
+    "dcrload.core.clocks",
+    "dcrload.core.wire",
 ]
 DRIVERS = {"simpy", "locust", "gevent", "httpx"}
 PURE = ["lifecycle", "actions", "strategies", "clocks", "retry", "wire"]
@@ -82,7 +82,7 @@ def impurities(source: str) -> list[str]:
 
 @pytest.mark.parametrize("name", PURE)
 def test_core_source_reads_no_clock_and_no_global_random(name: str) -> None:
-    source = (ROOT / "dcrload" / f"{name}.py").read_text()
+    source = (ROOT / "dcrload" / "core" / f"{name}.py").read_text()
     assert impurities(source) == []
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dcrload.durations import format_duration, parse_duration
+from dcrload.core.durations import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dcrload.scenario import validate
+from dcrload.model.scenario import validate
 from sim.fleet import simulate
 from sim.server import SimServer
 from sim.summary import summary_of
@@ -226,7 +226,7 @@ def test_server_side_ttl_jitter_spreads_a_synchronised_fleet():
 
 
 def test_a_series_of_requests_spends_the_bucket_like_one_request_at_a_time():
-    from dcrload.throttle import TokenBucket
+    from dcrload.core.throttle import TokenBucket
 
     for start_level, step, n in [(10.0, 1.0, 50), (3.0, 1.5, 7), (1.0, 4.0, 3), (10.0, 300.0, 5)]:
         one, series = TokenBucket(10, 0.0), TokenBucket(10, 0.0)

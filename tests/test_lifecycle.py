@@ -1,4 +1,4 @@
-"""`dcrload.lifecycle`: one app instance stepped by hand, rule by rule of the FAQ.
+"""`dcrload.core.lifecycle`: one app instance stepped by hand, rule by rule of the FAQ.
 
 Each test plays the driver: it asks `next_action(now)`, checks what the lifecycle wants,
 and feeds a hand-written `Response` back, the way httpx's tests step an auth flow with
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from dcrload.actions import (
+from dcrload.core.actions import (
     ApiCallDue,
     AppBackgrounded,
     AppLaunched,
@@ -30,11 +30,11 @@ from dcrload.actions import (
     Response,
     Wait,
 )
-from dcrload.clocks import PERFECT, DeviceClock
-from dcrload.errors import LifecycleError
-from dcrload.lifecycle import AppInstance, InstanceConfig
-from dcrload.retry import FixedDelay, NoRetry
-from dcrload.strategies import AdvisoryMandatory, FixedLead, Reactive
+from dcrload.core.clocks import PERFECT, DeviceClock
+from dcrload.core.errors import LifecycleError
+from dcrload.core.lifecycle import AppInstance, InstanceConfig
+from dcrload.core.retry import FixedDelay, NoRetry
+from dcrload.core.strategies import AdvisoryMandatory, FixedLead, Reactive
 
 STATEMENT = "eyJhbGciOiJSUzI1NiJ9.eyJzb2Z0d2FyZV9pZCI6ImFwcCJ9.c2ln"
 """The software statement embedded in the app (a JWT; the lifecycle never opens it)."""

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from dcrload.loadshape import (
+from dcrload.analysis.prediction import compare, relative_error, summary_lines
+from dcrload.analysis.thresholds import check, error_rate, measured_values
+from dcrload.model.loadshape import (
     active_instances,
     loadtest_scenario,
     prediction_scenario,
@@ -24,9 +26,7 @@ from dcrload.loadshape import (
     users_at,
     warmup_seconds,
 )
-from dcrload.prediction import compare, relative_error, summary_lines
-from dcrload.scenario import Thresholds, load_scenario
-from dcrload.thresholds import check, error_rate, measured_values
+from dcrload.model.scenario import Thresholds, load_scenario
 from loadtests.faults import fault_timeline, mock_settings
 from loadtests.replay import ReplayContext, Stream, derive_seed, plan_fleet, predict
 from loadtests.timescale import client_timeout, mock_ttl
@@ -186,7 +186,7 @@ def test_thresholds_list_what_was_breached() -> None:
 
 
 def test_scenario_thresholds_are_validated() -> None:
-    from dcrload.errors import UsageError
+    from dcrload.core.errors import UsageError
 
     with pytest.raises(UsageError, match="thresholds"):
         load_scenario(SMALL, ["loadtest.thresholds.token_p95=5"])
@@ -224,7 +224,8 @@ def test_mock_settings_scale_ttl_and_throttle_rate() -> None:
 
 def test_core_modules_import_no_driver_library() -> None:
     code = (
-        "import sys, json, dcrload.loadshape, dcrload.prediction, dcrload.thresholds\n"
+        "import sys, json, dcrload.model.loadshape, dcrload.analysis.prediction\n"
+        "import dcrload.analysis.thresholds\n"
         "print(json.dumps(sorted(m for m in sys.modules"
         " if m.split('.')[0] in ('simpy', 'locust', 'gevent', 'httpx'))))"
     )

@@ -24,7 +24,7 @@ import httpx
 import pytest
 from mock_fixtures import start_server, stop_server
 
-from dcrload.processes import free_port
+from dcrload.commandline.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "tests" / "scenarios" / "loadtest-small.toml"

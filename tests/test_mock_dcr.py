@@ -25,7 +25,7 @@ from mock_fixtures import (  # noqa: F401
     statement,
 )
 
-from dcrload.statements import STATEMENT_TYP, SigningKey
+from loadtests.statements import STATEMENT_TYP, SigningKey
 
 
 def _basic(client_id: str, secret: str) -> str:
@@ -186,7 +186,7 @@ def test_rfc7591_bad_metadata(rfc_mock: Mock, statement: str, metadata: dict) ->
 
 
 def test_rfc7591_paths_are_configurable(keyset, statement: str) -> None:
-    from dcrload.wire import parse_paths
+    from dcrload.core.wire import parse_paths
 
     m = make_mock(keyset, profile="rfc7591", paths=parse_paths("register=/r,token=/t", "rfc7591"))
     assert m.client.post("/r", json={"software_statement": statement}).status_code == 201

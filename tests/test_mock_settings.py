@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dcrload.wire import Paths
+from dcrload.core.wire import Paths
 from loadtests.mockserver.settings import MockSettings, settings_from_scenario
 
 
@@ -31,7 +31,7 @@ def test_bad_settings(bad: dict) -> None:
 
 
 def test_from_scenario(tmp_path: Path) -> None:
-    import dcrload.scenario as scenario_module
+    import dcrload.model.scenario as scenario_module
 
     path = tmp_path / "s.toml"
     path.write_text(

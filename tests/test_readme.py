@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from dcrload.reference import END, START, generated
+from dcrload.model.reference import END, START, generated
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -27,11 +27,11 @@ def test_ci_runs_exactly_the_readme_test_command():
 
 def test_scenario_reference_matches_the_model():
     block = README[README.index(START) : README.index(END) + len(END)]
-    assert block == generated(), "run: python -m dcrload.reference --write"
+    assert block == generated(), "run: python -m dcrload.model.reference --write"
 
 
 def test_every_preset_and_every_shipped_scenario_is_documented():
-    from dcrload.strategies import PRESETS
+    from dcrload.core.strategies import PRESETS
 
     for name in PRESETS:
         assert f"`{name}`" in README

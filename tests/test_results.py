@@ -1,4 +1,4 @@
-"""`dcrload.results`: result folders written whole or not at all, and the rate figures."""
+"""`dcrload.results.files`: result folders written whole or not at all, and the rate figures."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from dcrload.errors import UsageError
-from dcrload.results import (
+from dcrload.core.errors import UsageError
+from dcrload.results.files import (
     ResultsDir,
     endpoint_summary,
     percentile,

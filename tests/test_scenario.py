@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from dcrload.distributions import Fixed, LogNormal
-from dcrload.errors import UsageError
-from dcrload.overrides import parse_value
-from dcrload.scenario import Scenario, load_scenario
-from dcrload.strategies import PRESETS, AdvisoryMandatory, FixedLead, Fraction, Reactive
+from dcrload.core.errors import UsageError
+from dcrload.core.strategies import PRESETS, AdvisoryMandatory, FixedLead, Fraction, Reactive
+from dcrload.model.distributions import Fixed, LogNormal
+from dcrload.model.overrides import parse_value
+from dcrload.model.scenario import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "scenarios" / "default.toml"

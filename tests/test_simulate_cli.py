@@ -20,7 +20,7 @@ import pytest
 from cli_runner import dcrload
 
 from dcrload.cli import main
-from dcrload.results import read_timeseries
+from dcrload.results.files import read_timeseries
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "scenarios").glob("*.toml"))

@@ -1,4 +1,4 @@
-"""`dcrload.statements` and `dcrload statement`: keys, statements, keys directories."""
+"""`loadtests.statements` and `dcrload statement`: keys, statements, keys directories."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import jwt
 import pytest
 
 from dcrload.cli import main
-from dcrload.errors import UsageError
-from dcrload.statements import (
+from dcrload.core.errors import UsageError
+from loadtests.statements import (
     STATEMENT_TYP,
     generate_key,
     load_keys,

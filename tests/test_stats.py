@@ -1,4 +1,4 @@
-"""`dcrload.stats`: Student t quantiles, intervals over seeds and Welch's test, without scipy."""
+"""`dcrload.analysis.stats`: t quantiles, intervals over seeds and Welch's test, no scipy."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import statistics
 
 import pytest
 
-from dcrload.stats import incomplete_beta, mean_interval, t_cdf, t_quantile, welch_test
+from dcrload.analysis.stats import incomplete_beta, mean_interval, t_cdf, t_quantile, welch_test
 
 # Two-sided 95 % critical values of Student's t (any statistics table).
 T_975 = {1: 12.7062, 2: 4.3027, 3: 3.1824, 4: 2.7764, 5: 2.5706, 9: 2.2622, 29: 2.0452}

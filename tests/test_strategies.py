@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from dcrload.actions import (
+from dcrload.core.actions import (
     ApiCallDue,
     AppBackgrounded,
     AppLaunched,
@@ -24,9 +24,8 @@ from dcrload.actions import (
     Response,
     Wait,
 )
-from dcrload.lifecycle import AppInstance, InstanceConfig
-from dcrload.scenario import Cohort
-from dcrload.strategies import (
+from dcrload.core.lifecycle import AppInstance, InstanceConfig
+from dcrload.core.strategies import (
     PRESET_SOURCES,
     PRESETS,
     AdvisoryMandatory,
@@ -34,6 +33,7 @@ from dcrload.strategies import (
     FractionJitter,
     resolve_refresh,
 )
+from dcrload.model.scenario import Cohort
 
 HOUR = 3600.0
 SIX_HOURS = 6 * HOUR

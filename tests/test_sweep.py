@@ -1,4 +1,4 @@
-"""`dcrload.sweep`: `--vary` parsing, the grid, run keys and the on-disk store (in-process)."""
+"""`sim.sweep`: `--vary` parsing, the grid, run keys and the on-disk store (in-process)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from dcrload.errors import UsageError
-from dcrload.strategies import PRESETS
-from dcrload.sweep import (
+from dcrload.core.errors import UsageError
+from dcrload.core.strategies import PRESETS
+from sim.sweep import (
     RunStore,
     build_grid,
     code_fingerprint,

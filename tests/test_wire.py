@@ -1,4 +1,4 @@
-"""`dcrload.wire`: the sans-IO mapping of lifecycle actions to requests and back."""
+"""`dcrload.core.wire`: the sans-IO mapping of lifecycle actions to requests and back."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from urllib.parse import parse_qs
 
 import pytest
 
-import dcrload.wire as wire
-from dcrload.actions import CallApi, FetchToken, Register, Response, Wait
-from dcrload.wire import Device, Paths, WireProfile, parse_paths, split_api_prefix, to_response
+import dcrload.core.wire as wire
+from dcrload.core.actions import CallApi, FetchToken, Register, Response, Wait
+from dcrload.core.wire import Device, Paths, WireProfile, parse_paths, split_api_prefix, to_response
 
 DEVICE = Device("dev-1", "aW5mbw==", forwarded_for="10.0.0.7", user_agent="ua/1")
 

@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from dcrload.statements import SigningKey
 from loadtests.mockserver.admin import AdminRoutes
 from loadtests.mockserver.api import ApiRoutes
 from loadtests.mockserver.dcr import DcrRoutes
@@ -20,6 +19,7 @@ from loadtests.mockserver.responses import json_response
 from loadtests.mockserver.settings import MockSettings
 from loadtests.mockserver.state import MockState
 from loadtests.mockserver.store import Store
+from loadtests.statements import SigningKey
 
 
 def create_app(

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dcrload.statements import STATEMENT_TYP
-from dcrload.wire import DEFAULT_PATHS, PROFILES, Paths, split_api_prefix
+from dcrload.core.wire import DEFAULT_PATHS, PROFILES, Paths, split_api_prefix
+from loadtests.statements import STATEMENT_TYP
 
 QUIRKS = frozenset({"register-200", "no-expires-in", "exp-mismatch", "accept-expired"})
 """Deliberate deviations, so `dcrload probe` can be shown to fail:
@@ -78,7 +78,7 @@ class MockSettings:
 
 
 def settings_from_scenario(scenario: Any, **overrides: Any) -> MockSettings:
-    """Read the mock's settings from a validated `dcrload.scenario` model.
+    """Read the mock's settings from a validated `dcrload.model.scenario` model.
 
     Uses ``token.ttl`` / ``loadtest.time_scale``, ``token.ttl_jitter``,
     ``loadtest.profile``, ``loadtest.paths`` and ``server.throttle`` (its rate times

@@ -13,13 +13,13 @@ import secrets
 import time
 from collections.abc import Callable
 
-from dcrload.statements import SigningKey
 from loadtests.mockserver.faults import Faults
 from loadtests.mockserver.settings import MockSettings, ThrottleSettings
 from loadtests.mockserver.stats import Stats
 from loadtests.mockserver.store import Store
 from loadtests.mockserver.throttle import Throttle
 from loadtests.mockserver.tokens import TokenIssuer
+from loadtests.statements import SigningKey
 
 
 class MockState:

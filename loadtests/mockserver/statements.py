@@ -16,7 +16,7 @@ from typing import Any
 
 import jwt
 
-from dcrload.statements import SigningKey
+from loadtests.statements import SigningKey
 
 REQUIRED_CLAIMS = ("iss", "software_id", "iat")
 _LEEWAY = 30  # seconds of clock difference tolerated on exp/nbf

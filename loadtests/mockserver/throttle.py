@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dcrload.throttle import TokenBucket
+from dcrload.core.throttle import TokenBucket
 
 _PRUNE_AT = 200_000  # buckets kept before idle, full ones are dropped
 

@@ -1,0 +1,1 @@
+"""Analysis of counted runs: prediction check, thresholds, statistics, recommendation."""

@@ -1,0 +1,561 @@
+"""The DCR lifecycle of one app instance, with no I/O (the h11 pattern).
+
+Everything that decides what an app instance does next lives here; the drivers (the SimPy
+fleet, the Locust user, `dcrload probe`) only perform actions and feed outcomes back:
+
+    action = instance.next_action(now)      # Register, FetchToken, CallApi, Reauthenticate,
+    ...perform it...                        # Wait(until) or Blocked
+    instance.handle(Response(...), now)     # or Failure, AppLaunched, ApiCallDue, ...
+
+Rules kept here (numbers are the source FAQ's):
+- 1, 6, 7: register once per install with the embedded software statement; keep the one
+  pair of client credentials indefinitely.
+- 2: a launch with cached credentials and a valid token sends nothing.
+- 8: lost credentials mean registering again, a new token, and a re-authentication.
+- 9, 10: refresh before expiry, as the cohort's strategy says, with the cached credentials;
+  never re-register to refresh (unless the cohort is the `reregister_on_refresh` anti-pattern).
+- 3, 5: a refused statement blocks the instance until an app update brings a new one.
+
+The module never reads a clock, a socket or a global random source: `now` is handed to
+every call, the device's clock (`DeviceClock`) and a `random.Random` to the constructor.
+`now` is driver time in simulated seconds; server times in responses are converted with
+`InstanceConfig.epoch` and `time_scale` so that a time-compressed load test runs the very
+same decisions. A driver that breaks the protocol (asks for an action while one is in
+flight, answers nothing) gets `LifecycleError`; a server that misbehaves gets a counted,
+handled outcome.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from dcrload.core.actions import (
+    Action,
+    ApiCallDue,
+    AppBackgrounded,
+    AppLaunched,
+    AppUpdated,
+    Blocked,
+    CallApi,
+    CredentialsLost,
+    Event,
+    Failure,
+    FetchToken,
+    Reauthenticate,
+    Reauthenticated,
+    Register,
+    Response,
+    Wait,
+)
+from dcrload.core.clocks import PERFECT, DeviceClock
+from dcrload.core.errors import LifecycleError
+from dcrload.core.retry import NoRetry, RetryPolicy
+from dcrload.core.strategies import FixedLead, RefreshStrategy
+
+Platform = Literal["mobile", "tv", "server"]
+Basis = Literal["expires_in", "exp"]
+AntiPattern = Literal[
+    "none", "reregister_on_refresh", "no_credential_store", "no_token_cache", "unbounded_401_loop"
+]
+
+MIN_TOKEN_USE = 0.01
+"""Timers wait at least this share of a token's lifetime before refreshing it, so a lead
+longer than the lifetime, or a clock far ahead, cannot make a background timer spin."""
+
+RETRY_BUDGET_FLOOR = 3
+"""Retries a client may make under a retry budget before the share of requests applies."""
+
+REVOKED_ERRORS = frozenset({"unapproved_software_statement", "invalid_software_statement"})
+"""Registration errors that mean the software statement itself is refused (FAQ 5)."""
+
+
+DEFAULT_REFRESH = FixedLead(lead=300.0)
+DEFAULT_RETRY = NoRetry()
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceConfig:
+    """How a cohort's app behaves; shared by every instance of the cohort."""
+
+    refresh: RefreshStrategy = DEFAULT_REFRESH
+    basis: Basis = "expires_in"
+    platform: Platform = "tv"
+    retry: RetryPolicy = DEFAULT_RETRY
+    antipattern: AntiPattern = "none"
+    time_scale: float = 1.0
+    """Simulated seconds per server second (a compressed load test; 1 in the simulation)."""
+    epoch: float = 0.0
+    """The server's wall-clock reading (seconds) at driver time 0."""
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    client_id: str
+    client_secret: str
+    software_id: str
+
+
+@dataclass(slots=True)
+class Token:
+    """A cached access token; times are readings on the cohort's basis unless named `_at`."""
+
+    value: str
+    obtained_at: float
+    """Driver time the token arrived."""
+    earliest_refresh_at: float
+    """Driver time before which no timer refreshes it (MIN_TOKEN_USE of its lifetime)."""
+    expiry: float
+    refresh_at: float
+    mandatory_at: float
+    rejected: bool = False
+
+
+def classify(status: int, body: Mapping[str, Any]) -> str:
+    """Sort an answer: "ok", "transient", "register_again", "revoked", "unauthorized", "permanent".
+
+    429, 5xx and timeouts are transient; `invalid_client` means the credentials are gone and
+    the app must register again; a refused statement or client means revoked; 401 on an API
+    call means the token is no good; other 4xx are permanent.
+    """
+    if 200 <= status < 300:
+        return "ok"
+    if status == 429 or status >= 500:
+        return "transient"
+    error = body.get("error") if isinstance(body, Mapping) else None
+    if isinstance(error, Mapping):
+        error = error.get("code")
+    if error == "invalid_client":
+        return "register_again"
+    if error in REVOKED_ERRORS or error == "unauthorized_client":
+        return "revoked"
+    if status == 401:
+        return "unauthorized"
+    return "permanent"
+
+
+def jwt_claims(token: str) -> Mapping[str, Any]:
+    """The unverified claims of a JWT (the client only reads `exp`); {} if it is not one."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return {}
+    padded = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(padded))
+    except (binascii.Error, ValueError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+class AppInstance:
+    """One installed app: its statement, credentials, token and what it wants next."""
+
+    __slots__ = (
+        "_api_rejections",
+        "_api_wanted",
+        "_ever_registered",
+        "_gave_up",
+        "_pending",
+        "_refresh_failed",
+        "_retry_attempt",
+        "_retry_delay",
+        "_retry_for",
+        "_retry_until",
+        "blocked",
+        "clock",
+        "config",
+        "credentials",
+        "failed_api_calls",
+        "foreground",
+        "needs_reauthentication",
+        "reauthentications",
+        "registrations",
+        "requests_sent",
+        "retries",
+        "rng",
+        "software_id",
+        "software_statement",
+        "token",
+    )  # a million instances: no per-instance __dict__
+
+    def __init__(
+        self,
+        config: InstanceConfig,
+        software_statement: str,
+        software_id: str,
+        *,
+        clock: DeviceClock = PERFECT,
+        rng: random.Random,
+    ) -> None:
+        self.config = config
+        self.software_statement = software_statement
+        self.software_id = software_id
+        self.clock = clock
+        self.rng = rng
+        self.credentials: Credentials | None = None
+        self.token: Token | None = None
+        self.foreground = False
+        self.blocked: str | None = None
+        self.needs_reauthentication = False
+        self.registrations = 0
+        self.reauthentications = 0
+        self._ever_registered = False
+        self._pending: Action | None = None
+        self._api_wanted: str | None = None
+        self._api_rejections = 0
+        self._retry_attempt = 0
+        self._retry_delay = 0.0
+        self._retry_until = -math.inf
+        self._retry_for = ""
+        self._gave_up = False
+        self._refresh_failed = False
+        self.failed_api_calls = 0
+        self.requests_sent = 0
+        self.retries = 0
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def active(self) -> bool:
+        """Whether timers fire now: in the foreground, or a platform with background work."""
+        return self.foreground or self.config.platform != "mobile"
+
+    @property
+    def awaiting(self) -> Action | None:
+        """The action whose outcome the lifecycle is waiting for, if any."""
+        return self._pending
+
+    def reading(self, now: float) -> float:
+        return self.clock.reading(self.config.basis, now)
+
+    def token_usable(self, now: float) -> bool:
+        """Whether an API call now would go out on the cached token without a refresh first."""
+        return self.usable_until(now) > now
+
+    def usable_until(self, now: float) -> float:
+        """Driver time up to which, with no new event, every due API call goes straight out.
+
+        The SimPy driver counts the API calls of that stretch in bulk instead of stepping
+        each; it stays exact because nothing in this class changes between events.
+        """
+        token = self.token
+        if (
+            token is None
+            or token.rejected
+            or self.blocked
+            or self.credentials is None
+            or self.needs_reauthentication
+            or self._pending is not None
+            or self.config.antipattern == "no_token_cache"
+            or self._retry_until > now
+            or self._refresh_failed
+        ):
+            return now
+        basis = self.config.basis
+        if self.reading(now) >= token.expiry:
+            return now
+        limit = self.clock.when(basis, token.expiry, now)
+        if self.config.refresh.proactive:
+            if self.reading(now) >= token.refresh_at:
+                return now
+            limit = min(limit, self.clock.when(basis, token.refresh_at, now))
+        return limit
+
+    # ------------------------------------------------------------------ actions
+
+    def next_action(self, now: float) -> Action:
+        """What to do at driver time `now`. Request actions must be answered before asking again."""
+        if self._pending is not None:
+            raise LifecycleError(f"{self._pending!r} is still waiting for its outcome")
+        if self.blocked is not None:
+            return Blocked(self.blocked)
+        wanted = self._api_wanted is not None
+        waiting = self._retry_until > now
+        if self.credentials is None:
+            if not (self.foreground or wanted) or self._gave_up:
+                return Wait(math.inf)
+            if waiting:
+                return Wait(self._retry_until)
+            return self._start(Register(self.software_statement, self.software_id))
+        if self.needs_reauthentication and self.token is not None:  # FAQ 8: token first
+            if not self.foreground:
+                return Wait(math.inf)
+            return self._start(Reauthenticate())
+        token = self.token
+        api_ready = wanted and token is not None and not self._must_fail_call(now, token)
+        if waiting:
+            if api_ready and self._retry_for == "token":
+                return self._start(CallApi(self._api_wanted or "", token.value))  # type: ignore[union-attr]
+            return Wait(self._retry_until) if (wanted or self.active) else Wait(math.inf)
+        if self._refresh_reason(now, wanted):
+            if self.config.antipattern == "reregister_on_refresh" and token is not None:
+                return self._start(Register(self.software_statement, self.software_id))
+            return self._start(
+                FetchToken(self.credentials.client_id, self.credentials.client_secret)
+            )
+        if api_ready:
+            return self._start(CallApi(self._api_wanted or "", token.value))  # type: ignore[union-attr]
+        if wanted:
+            self._api_wanted = None  # no usable token and no way to get one now: the call fails
+            self.failed_api_calls += 1
+        return Wait(self._next_wakeup(now))
+
+    def _start(self, action: Action) -> Action:
+        self._pending = action
+        if not isinstance(action, Reauthenticate):
+            self.requests_sent += 1
+        return action
+
+    def _refresh_reason(self, now: float, wanted: bool) -> bool:
+        """Whether a token request is due now (first token, expired, rejected or planned).
+
+        A token is always used for the call it was fetched for, even when the device's clock
+        says it is already expired (a clock days ahead); timers never refresh a token before
+        `earliest_refresh_at`, so a wrong clock costs token load, never a spin.
+        """
+        token = self.token
+        if self._gave_up:
+            return False
+        if token is None or token.rejected:
+            return wanted
+        fresh = now <= token.obtained_at
+        if wanted and self.config.antipattern == "no_token_cache":
+            return not fresh
+        proactive = self.config.refresh.proactive
+        timer_ok = self.active and proactive and now >= token.earliest_refresh_at
+        if self.reading(now) >= token.expiry:
+            return (wanted and not fresh) or timer_ok
+        if self.reading(now) < token.refresh_at:
+            return False
+        return timer_ok or (wanted and proactive and not fresh)
+
+    def _must_fail_call(self, now: float, token: Token) -> bool:
+        """After a failed refresh, an old token serves until the mandatory time, then fails."""
+        if token.rejected:
+            return True
+        if now <= token.obtained_at:
+            return False
+        if self.reading(now) >= token.expiry:
+            return True
+        return self._refresh_failed and self.reading(now) >= token.mandatory_at
+
+    def _next_wakeup(self, now: float) -> float:
+        token = self.token
+        if token is None or not self.active or not self.config.refresh.proactive:
+            return math.inf
+        if self._gave_up:
+            return math.inf
+        due = self.clock.when(self.config.basis, token.refresh_at, now)
+        return max(due, token.earliest_refresh_at)
+
+    # ------------------------------------------------------------------ events
+
+    def handle(self, event: Event, now: float) -> None:
+        """Feed one event; `Response`/`Failure`/`Reauthenticated` answer the pending action."""
+        if isinstance(event, Response | Failure | Reauthenticated):
+            pending, self._pending = self._pending, None
+            if pending is None:
+                raise LifecycleError(f"{event!r} answers no pending action")
+            self._answer(pending, event, now)
+            return
+        if isinstance(event, ApiCallDue):
+            self._api_wanted = event.route
+            self._api_rejections = 0
+            self._gave_up = False
+        elif isinstance(event, AppLaunched):
+            self.foreground = True
+            self._gave_up = False
+            if self.config.antipattern == "no_credential_store" and self.credentials is not None:
+                self._forget_credentials()
+        elif isinstance(event, AppBackgrounded):
+            self.foreground = False
+            self._api_wanted = None
+        elif isinstance(event, CredentialsLost):
+            self._forget_credentials()
+        elif isinstance(event, AppUpdated):
+            self.software_statement = event.software_statement
+            self.software_id = event.software_id
+            if self.blocked is not None:
+                self.blocked = None
+                self._forget_credentials()
+                self._gave_up = False
+        else:
+            raise LifecycleError(f"unknown event {event!r}")
+
+    def _forget_credentials(self) -> None:
+        self.credentials = None
+        self.token = None
+        self._refresh_failed = False
+
+    def _answer(
+        self, pending: Action, event: Response | Failure | Reauthenticated, now: float
+    ) -> None:
+        if isinstance(pending, Reauthenticate):
+            if not isinstance(event, Reauthenticated):
+                raise LifecycleError(f"{event!r} does not answer {pending!r}")
+            self.needs_reauthentication = False
+            self.reauthentications += 1
+            return
+        if isinstance(event, Reauthenticated):
+            raise LifecycleError(f"{event!r} does not answer {pending!r}")
+        if isinstance(event, Failure):
+            outcome, body, headers = "transient", {}, {}
+        else:
+            body, headers = event.body, event.headers
+            outcome = classify(event.status, body)
+        if outcome == "ok":
+            self._retry_attempt = 0
+            self._retry_delay = 0.0
+            self._retry_until = -math.inf
+        if isinstance(pending, Register):
+            self._after_register(outcome, body, headers, now)
+        elif isinstance(pending, FetchToken):
+            self._after_token(outcome, body, headers, now)
+        elif isinstance(pending, CallApi):
+            self._after_api(outcome, headers, now)
+        else:  # pragma: no cover - _pending only ever holds request actions
+            raise LifecycleError(f"cannot answer {pending!r}")
+
+    def _after_register(
+        self, outcome: str, body: Mapping[str, Any], headers: Mapping[str, str], now: float
+    ) -> None:
+        if outcome == "ok":
+            client_id, secret = body.get("client_id"), body.get("client_secret")
+            if not isinstance(client_id, str) or not isinstance(secret, str):
+                self._give_up()
+                return
+            self.credentials = Credentials(client_id, secret, self.software_id)
+            self.token = None
+            self._refresh_failed = False
+            self.registrations += 1
+            if self._ever_registered:
+                self.needs_reauthentication = True
+            self._ever_registered = True
+        elif outcome == "revoked":
+            self.blocked = f"software statement {self.software_id} refused"
+        elif outcome == "transient":
+            self._schedule_retry("register", headers, now)
+        else:
+            self._give_up()
+
+    def _after_token(
+        self, outcome: str, body: Mapping[str, Any], headers: Mapping[str, str], now: float
+    ) -> None:
+        if outcome == "ok":
+            token = self._parse_token(body, now)
+            if token is None:
+                self._give_up()
+                return
+            self.token = token
+            self._refresh_failed = False
+            return
+        if outcome == "register_again":
+            self._forget_credentials()
+        elif outcome in ("revoked", "unauthorized"):
+            credentials = self.credentials
+            if credentials is not None and credentials.software_id != self.software_id:
+                self._forget_credentials()  # an update already brought a new statement
+            else:
+                self.blocked = f"client of software statement {self.software_id} refused"
+        elif outcome == "transient":
+            self._refresh_failed = self.token is not None
+            self._schedule_retry("token", headers, now)
+        else:
+            self._refresh_failed = self.token is not None
+            self._give_up(keep_call=self._refresh_failed)
+
+    def _after_api(self, outcome: str, headers: Mapping[str, str], now: float) -> None:
+        if outcome == "ok":
+            self._api_wanted = None
+            if self.config.antipattern == "no_token_cache":
+                self.token = None
+        elif outcome in ("unauthorized", "register_again", "revoked"):
+            if self.token is not None:
+                self.token.rejected = True
+            self._api_rejections += 1
+            if self._api_rejections > 1 and self.config.antipattern != "unbounded_401_loop":
+                self._api_wanted = None
+                self.failed_api_calls += 1
+        elif outcome == "transient":
+            self._schedule_retry("api", headers, now)
+        else:
+            self._api_wanted = None
+            self.failed_api_calls += 1
+
+    def _parse_token(self, body: Mapping[str, Any], now: float) -> Token | None:
+        """Read the lifetime on the cohort's basis and plan the refresh; None if malformed."""
+        value, expires_in = body.get("access_token"), body.get("expires_in")
+        if not isinstance(value, str) or not isinstance(expires_in, int | float):
+            return None
+        scale = self.config.time_scale
+        reading = self.reading(now)
+        if self.config.basis == "exp":
+            exp = jwt_claims(value).get("exp")
+            if not isinstance(exp, int | float):
+                created = body.get("created_at")
+                if not isinstance(created, int | float):
+                    return None
+                exp = created / 1000.0 + expires_in
+            expiry = (float(exp) - self.config.epoch) * scale
+        else:
+            expiry = reading + float(expires_in) * scale * self.clock.rate
+        plan = self.config.refresh.plan(reading, expiry, self.rng)
+        lifetime = float(expires_in) * scale
+        return Token(
+            value=value,
+            obtained_at=now,
+            earliest_refresh_at=now + MIN_TOKEN_USE * lifetime,
+            expiry=expiry,
+            refresh_at=plan.refresh_at,
+            mandatory_at=plan.mandatory_at,
+        )
+
+    def _schedule_retry(self, kind: str, headers: Mapping[str, str], now: float) -> None:
+        policy = self.config.retry
+        self._retry_attempt += 1
+        delay = policy.delay(self._retry_attempt, self._retry_delay, self.rng)
+        if delay is None or not self._within_budget(policy.budget):
+            self._give_up(keep_call=kind == "token" and self._refresh_failed)
+            return
+        self.retries += 1
+        if policy.honour_retry_after:
+            delay = max(delay, _retry_after(headers))
+        self._retry_delay = delay
+        self._retry_until = now + delay
+        self._retry_for = kind
+
+    def _within_budget(self, budget: float | None) -> bool:
+        """Google SRE's retry budget: retries stay within `budget` of all requests sent
+        (with an allowance of RETRY_BUDGET_FLOOR so a fresh client may retry at all)."""
+        if budget is None:
+            return True
+        return self.retries < max(RETRY_BUDGET_FLOOR, budget * self.requests_sent)
+
+    def _give_up(self, keep_call: bool = False) -> None:
+        """Stop trying until the next launch or API call.
+
+        The wanted call fails, unless `keep_call`: a refresh failed while an old token is
+        still at hand, and the call goes out on it if the strategy allows (before the
+        mandatory time) — else `next_action` counts it failed.
+        """
+        if self._api_wanted is not None and not keep_call:
+            self.failed_api_calls += 1
+            self._api_wanted = None
+        self._retry_attempt = 0
+        self._retry_delay = 0.0
+        self._retry_until = -math.inf
+        self._gave_up = True
+
+
+def _retry_after(headers: Mapping[str, str]) -> float:
+    value = headers.get("retry-after", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return 0.0

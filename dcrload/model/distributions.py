@@ -1,0 +1,108 @@
+"""Random durations in scenarios (session lengths, service times, clock offsets).
+
+Each distribution is a small frozen pydantic model chosen by its `dist` field, with a
+`sample(rng)` that draws from the `random.Random` it is handed (never the global one) and
+a `mean` that tests and the analytic checks use.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from dcrload.core.durations import parse_duration
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+"""Seconds, written in a scenario as "15ms", "6h", "2d" or a bare number of seconds."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Fixed(_Frozen):
+    """Always `value`."""
+
+    dist: Literal["fixed"] = "fixed"
+    value: Duration
+
+    @property
+    def mean(self) -> float:
+        return self.value
+
+    def sample(self, rng: random.Random) -> float:
+        return self.value
+
+
+class Exponential(_Frozen):
+    """Memoryless, mean `mean` (service times, gaps between independent events)."""
+
+    dist: Literal["exponential"] = "exponential"
+    mean_value: Duration = Field(alias="mean", gt=0)
+
+    @property
+    def mean(self) -> float:
+        return self.mean_value
+
+    def sample(self, rng: random.Random) -> float:
+        return rng.expovariate(1.0 / self.mean_value)
+
+
+class LogNormal(_Frozen):
+    """Median `median`, log-scale spread `sigma` (session lengths: many short, a long tail)."""
+
+    dist: Literal["lognormal"] = "lognormal"
+    median: Duration = Field(gt=0)
+    sigma: float = Field(ge=0, default=0.8)
+
+    @property
+    def mean(self) -> float:
+        return self.median * math.exp(self.sigma**2 / 2)
+
+    def sample(self, rng: random.Random) -> float:
+        return rng.lognormvariate(math.log(self.median), self.sigma)
+
+
+class Uniform(_Frozen):
+    """Evenly between `low` and `high`."""
+
+    dist: Literal["uniform"] = "uniform"
+    low: Duration
+    high: Duration
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if self.high < self.low:
+            raise ValueError("high must be at least low")
+        return self
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
+    def sample(self, rng: random.Random) -> float:
+        return rng.uniform(self.low, self.high)
+
+
+class Normal(_Frozen):
+    """Mean `mean`, standard deviation `sd` (clock offsets around zero)."""
+
+    dist: Literal["normal"] = "normal"
+    mean_value: Duration = Field(alias="mean", default=0.0)
+    sd: Duration = Field(ge=0)
+
+    @property
+    def mean(self) -> float:
+        return self.mean_value
+
+    def sample(self, rng: random.Random) -> float:
+        return rng.gauss(self.mean_value, self.sd)
+
+
+Distribution = Annotated[
+    Fixed | Exponential | LogNormal | Uniform | Normal, Field(discriminator="dist")
+]
+"""A table such as `{dist = "lognormal", median = "25m", sigma = 0.8}`."""

@@ -1,0 +1,396 @@
+"""The scenario: one validated model of a fleet, its usage, its faults and its server.
+
+A scenario is a TOML file (see `scenarios/`); `load_scenario` validates it with pydantic and
+`apply_overrides` applies `--set path=value` with the same validation. Every field says its
+unit and default. Durations are written "15ms", "6h", "2d" (or bare seconds). Any problem is
+raised as `UsageError` with one line naming the file, the field and what was expected.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from dcrload.core.retry import RetryPolicy, resolve_retry
+from dcrload.core.strategies import RefreshStrategy, resolve_refresh
+from dcrload.model.distributions import (
+    Distribution,
+    Duration,
+    Exponential,
+    Fixed,
+    LogNormal,
+    Normal,
+    Uniform,
+)
+
+DEFAULT_SCENARIO = Path("scenarios/default.toml")
+
+DEFAULT_DIURNAL = (
+    0.35, 0.22, 0.15, 0.12, 0.12, 0.18, 0.35, 0.60, 0.75, 0.70, 0.65, 0.70,
+    0.80, 0.80, 0.75, 0.80, 0.95, 1.20, 1.60, 2.10, 2.50, 2.40, 1.70, 0.80,
+)  # fmt: skip
+"""Relative session starts per hour of day for a TV/streaming audience: evening prime time."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True
+    )
+
+
+class ScenarioInfo(_Section):
+    name: str = Field(default="scenario", pattern=r"^[A-Za-z0-9_.-]+$")
+    """Names the results folder."""
+    duration: Duration = Field(default=86400.0, gt=0)
+    """Simulated time (default 1 day)."""
+    seed: int = Field(default=1, ge=0)
+    """Every random draw of a run derives from this seed."""
+    bin: Duration = Field(default=300.0, gt=0)
+    """Width of a time bin in timeseries.csv and the plots (default 5 min)."""
+    description: str = ""
+    """Free text, for people reading the scenario."""
+
+
+class Installs(_Section):
+    """New installs over time: none, a constant rate, or a launch curve (a logistic wave)."""
+
+    kind: Literal["none", "constant", "launch"] = "none"
+    """none: no installs during the run; constant: `per_day`; launch: a logistic wave."""
+    per_day: float = Field(default=0.0, ge=0)
+    """constant: installs per day."""
+    total: int = Field(default=0, ge=0)
+    """launch: installs in the whole wave."""
+    peak_at: Duration = 43200.0
+    """launch: time of the fastest installs (default 12 h)."""
+    width: Duration = Field(default=7200.0, gt=0)
+    """launch: logistic scale of the wave; most installs fall within ±3 widths of the peak."""
+
+
+class Fleet(_Section):
+    instances: int = Field(default=1000, ge=0)
+    """Installed base at time 0."""
+    start: Literal["warm", "cold"] = "warm"
+    """warm: the installed base already holds credentials and a token of random age;
+    cold: every instance of the base registers at its first launch."""
+    launch_spread: Duration = Field(default=3600.0, ge=0)
+    """cold always-on instances (tv, server) launch evenly over this span."""
+    installs: Installs = Installs()
+    churn_per_day: float = Field(default=0.0, ge=0, le=1)
+    """Share of the installed instances uninstalled per day."""
+
+
+class Cohort(_Section):
+    name: str = ""
+    """Names the cohort in summary.json (default cohort-<index>)."""
+    share: float = Field(gt=0, le=1)
+    """Share of the fleet (the shares add up to 1)."""
+    platform: Literal["mobile", "tv", "server"] = "mobile"
+    """mobile: nothing runs in the background; tv: background timers fire; server: always on."""
+    refresh: Annotated[RefreshStrategy, BeforeValidator(resolve_refresh)] = Field(
+        default="azure-identity", validate_default=True
+    )
+    """A preset name ("google-auth", "msal", "botocore", ...) or a strategy table."""
+    expiry_basis: Literal["expires_in", "exp"] = "expires_in"
+    """expires_in: lifetime measured on the monotonic clock; exp: the `exp` claim against the
+    device's wall clock."""
+    retry: Annotated[RetryPolicy, BeforeValidator(resolve_retry)] = Field(
+        default="full_jitter", validate_default=True
+    )
+    """After a 429, 5xx or timeout: a policy name ("none", "immediate", "fixed",
+    "exponential", "full_jitter", "decorrelated_jitter") or a table with base, cap,
+    attempts, honour_retry_after and budget (a share of requests)."""
+    antipattern: Literal[
+        "none", "reregister_on_refresh", "no_credential_store", "no_token_cache",
+        "unbounded_401_loop",
+    ] = "none"  # fmt: skip
+    """A client mistake to model: re-register on every refresh, credentials not persisted,
+    a token request per API call, or a 401 loop without limit."""
+    software_id: str = "dcrload-demo"
+    """The software statement the app ships with."""
+    forward_device_address: bool = True
+    """server: false means every instance shares one throttle bucket (X-Forwarded-For lost)."""
+
+
+def _default_cohorts() -> list[Cohort]:
+    return [Cohort(name="app", share=1.0)]
+
+
+class Usage(_Section):
+    sessions_per_day: float = Field(default=3.0, ge=0)
+    """App sessions per instance per day (mobile, tv); shaped by `diurnal`."""
+    session_length: Distribution = LogNormal(median=1500.0, sigma=0.8)
+    """Length of one session (default log-normal, median 25 min)."""
+    api_interval: Duration = Field(default=300.0, gt=0)
+    """Gap between protected API calls in a session; the first comes at launch."""
+    diurnal: tuple[float, ...] = DEFAULT_DIURNAL
+    """24 relative weights, hour 0 first; the mean is scaled to 1."""
+
+    @model_validator(mode="after")
+    def _day(self) -> Usage:
+        if len(self.diurnal) != 24 or min(self.diurnal) < 0 or max(self.diurnal) <= 0:
+            raise ValueError("diurnal needs 24 non-negative weights, not all zero")
+        return self
+
+
+class TokenSettings(_Section):
+    ttl: Duration = Field(default=21600.0, gt=0)
+    """Access-token lifetime (`expires_in`), default 6 h."""
+    ttl_jitter: float = Field(default=0.0, ge=0, lt=1)
+    """Server-side jitter: each token lives ttl·(1 - U(0, ttl_jitter))."""
+
+
+class ClockDrift(_Section):
+    """How wrong device clocks are; only the `exp` expiry basis is affected by offsets."""
+
+    offset: Distribution = Fixed(value=0.0)
+    """Wall-clock offset of an ordinary device (negative: behind)."""
+    wild_fraction: float = Field(default=0.0, ge=0, le=1)
+    """Share of devices whose clock is wildly wrong (the heavy tail)."""
+    wild_offset: Distribution = Uniform(low=-172800.0, high=172800.0)
+    """Offset of a wildly wrong clock (default uniform within ±2 days)."""
+    skew_ppm_sd: float = Field(default=0.0, ge=0)
+    """Standard deviation of the clock rate error, parts per million."""
+    steps_per_day: float = Field(default=0.0, ge=0)
+    """Rate of step changes (manual changes, daylight-saving mistakes) per device per day."""
+    step_size: Distribution = Normal(sd=3600.0)
+    """Size of one step change (default normal, sd 1 h)."""
+
+
+class Rollout(_Section):
+    """An app update carrying a new software statement, adopted along a curve."""
+
+    software_id: str
+    """The replacement statement's software id."""
+    released_at: Duration = 0.0
+    """When the update is published (scenario time)."""
+    curve: Literal["logistic", "stepped"] = "logistic"
+    half_life: Duration = Field(default=86400.0, gt=0)
+    """logistic: time after release by which half the instances have updated."""
+    width: Duration = Field(default=21600.0, gt=0)
+    """logistic: spread of the adoption around the half-life."""
+    steps: list[tuple[Duration, float]] = Field(default_factory=list)
+    """stepped: (time after release, share updated by then), shares rising to at most 1."""
+    final_share: float = Field(default=1.0, gt=0, le=1)
+    """Share of instances that ever update."""
+
+
+class Revocation(_Section):
+    at: Duration = Field(ge=0)
+    """When the statement is revoked (scenario time)."""
+    software_id: str = "dcrload-demo"
+    """The revoked statement's software id."""
+    rollout: Rollout | None = None
+    """The update that replaces the statement; none means blocked for good."""
+
+
+class Outage(_Section):
+    start: Duration = Field(ge=0)
+    """When the outage begins (scenario time)."""
+    duration: Duration = Field(gt=0)
+    """How long it lasts."""
+    mode: Literal["503", "timeout", "401"] = "503"
+    """503: the server answers 503 at once; timeout: it does not answer at all; 401: the API
+    rejects every access token (a botched signing-key rotation) while the DCR endpoints work."""
+
+
+class Faults(_Section):
+    credential_loss_per_day: float = Field(default=0.0, ge=0)
+    """Chance per instance per day that the app's storage loses its credentials."""
+    reinstall_per_day: float = Field(default=0.0, ge=0)
+    """Chance per instance per day of an uninstall and reinstall (credentials lost)."""
+    clock: ClockDrift = ClockDrift()
+    revocations: list[Revocation] = Field(default_factory=list)
+    outages: list[Outage] = Field(default_factory=list)
+
+
+class Throttle(_Section):
+    enabled: bool = False
+    """Throttle per device like the real service (a token bucket)."""
+    rate: float = Field(default=1.0, gt=0)
+    """Requests per second per device."""
+    burst: int = Field(default=10, ge=1)
+    """Bucket size: requests a device may send at once."""
+    retry_after: bool = False
+    """Send Retry-After with 429 (the real service does not)."""
+
+
+class Server(_Section):
+    workers: int = Field(default=64, ge=1)
+    """Requests served at once; more wait in a queue."""
+    service_time: Distribution = Exponential(mean=0.02)
+    """Time to serve one request (default exponential, mean 20 ms)."""
+    timeout: Duration = Field(default=10.0, gt=0)
+    """Client timeout: a request not answered in time counts as a timeout."""
+    network_rtt: Duration = Field(default=0.02, ge=0)
+    """Round trip between device and service, added to every answer (default 20 ms)."""
+    throttle: Throttle = Throttle()
+
+
+class Paths(_Section):
+    register_path: str = Field(default="/o/client/register", alias="register")
+    """Client Register endpoint."""
+    token: str = "/o/client/token"
+    """Client Token endpoint."""
+    api_prefix: str = "/api/v2/dcrload"
+    """Protected API prefix, service provider included."""
+
+
+class Thresholds(_Section):
+    """Limits a load test must keep (k6-style); none is checked unless set.
+
+    A breached threshold makes `dcrload loadtest` (and the locustfile) exit with status 3.
+    Latencies are Locust's 95th percentiles in real milliseconds; rates are shares of the
+    endpoint's requests whose outcome is not 2xx (a status, "timeout" or "error").
+    """
+
+    register_p95_ms: float | None = Field(default=None, gt=0)
+    """Most the 95th-percentile Client Register latency may be, real milliseconds."""
+    token_p95_ms: float | None = Field(default=None, gt=0)
+    """Most the 95th-percentile Client Token latency may be, real milliseconds."""
+    api_p95_ms: float | None = Field(default=None, gt=0)
+    """Most the 95th-percentile protected-API latency may be, real milliseconds."""
+    register_error_rate: float | None = Field(default=None, ge=0, le=1)
+    """Largest share of registrations answered other than 2xx (timeouts count)."""
+    token_error_rate: float | None = Field(default=None, ge=0, le=1)
+    """Largest share of token requests answered other than 2xx (timeouts count)."""
+    api_error_rate: float | None = Field(default=None, ge=0, le=1)
+    """Largest share of API calls answered other than 2xx (timeouts count)."""
+    expired_token_share: float | None = Field(default=None, ge=0, le=1)
+    """Share of API calls sent with an access token the server found expired."""
+
+
+class LoadTest(_Section):
+    time_scale: float = Field(default=60.0, gt=0)
+    """Simulated seconds per real second in a load test (against a real URL: 1 unless
+    `dcrload loadtest --time-scale` insists)."""
+    max_instances: int = Field(default=200, ge=1)
+    """Cap on the instances a load test plays; installs are scaled by the same factor."""
+    profile: Literal["adobe-pass", "rfc7591"] = "adobe-pass"
+    """Wire format: the Adobe Pass service or a generic RFC 7591 server."""
+    paths: Paths = Paths()
+    service_provider: str | None = None
+    """Service provider of the API routes (default: the last segment of
+    `paths.api_prefix` when it is not a version, else "dcrload")."""
+    forward_for: bool | None = None
+    """Send each device's own X-Forwarded-For (the real service throttles per device by
+    it). Default: on against the mock, off against a URL."""
+    instances_per_user: int = Field(default=50, ge=1)
+    """Active app instances per Locust user (users are concurrency, not instances)."""
+    min_users: int = Field(default=2, ge=1)
+    """Locust users per worker process, at the least."""
+    tolerance: float = Field(default=0.10, gt=0)
+    """Prediction check: largest relative error of an endpoint's total request count."""
+    slack: int = Field(default=3, ge=0)
+    """Prediction check: an absolute difference this small always passes (tiny counts)."""
+    thresholds: Thresholds = Thresholds()
+
+
+class Scenario(_Section):
+    """Everything one run needs; `source` is the file it came from (for messages)."""
+
+    scenario: ScenarioInfo = ScenarioInfo()
+    fleet: Fleet = Fleet()
+    cohorts: list[Cohort] = Field(default_factory=_default_cohorts, min_length=1)
+    usage: Usage = Usage()
+    token: TokenSettings = TokenSettings()
+    faults: Faults = Faults()
+    server: Server = Server()
+    loadtest: LoadTest = LoadTest()
+
+    @model_validator(mode="after")
+    def _shares(self) -> Scenario:
+        total = sum(c.share for c in self.cohorts)
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"cohort shares must add up to 1, they add up to {total:g}")
+        names = [c.name or f"cohort-{i}" for i, c in enumerate(self.cohorts)]
+        if len(set(names)) != len(names):
+            raise ValueError(f"cohort names must differ, got {', '.join(names)}")
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+    def software_ids(self) -> list[str]:
+        """Every software id the scenario uses: its cohorts', revoked and replacement ones."""
+        ids = {cohort.software_id for cohort in self.cohorts}
+        for revocation in self.faults.revocations:
+            ids.add(revocation.software_id)
+            if revocation.rollout is not None:
+                ids.add(revocation.rollout.software_id)
+        return sorted(ids)
+
+
+def _field_path(location: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in location if not (isinstance(p, str) and p[:1].isupper())]
+    parts = [
+        p
+        for p in parts
+        if p
+        not in {
+            "fixed",
+            "exponential",
+            "lognormal",
+            "uniform",
+            "normal",
+            "function-before",
+            "function-after",
+        }
+    ]
+    return ".".join(parts) or "(top level)"
+
+
+def describe(error: ValidationError) -> str:
+    """The first problem as "field: what was expected"."""
+    first = error.errors()[0]
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] not in {"missing", "value_error", "extra_forbidden"} and "input" in first:
+        given = first["input"]
+        if isinstance(given, str | int | float | bool):
+            message += f", got {given!r}"
+    return f"{_field_path(first['loc'])}: {message}"
+
+
+def validate(data: dict[str, Any], source: str) -> Scenario:
+    """Validate a scenario dict; raise UsageError("<source>: <field>: <expected>")."""
+    from dcrload.core.errors import UsageError
+
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as error:
+        raise UsageError(f"{source}: {describe(error)}") from None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    from dcrload.core.errors import UsageError
+
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such scenario file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory, expected a scenario file") from None
+    except tomllib.TOMLDecodeError as error:
+        raise UsageError(f"{path}: not valid TOML: {error}") from None
+
+
+def load_scenario(
+    path: str | Path = DEFAULT_SCENARIO, overrides: list[str] | None = None
+) -> Scenario:
+    """Read, override and validate a scenario file; bad input raises UsageError."""
+    from dcrload.model.overrides import apply_overrides
+
+    path = Path(path)
+    data = read_toml(path)
+    if overrides:
+        data = apply_overrides(data, overrides, str(path))
+    return validate(data, str(path))
+
+
+def scenario_data(path: str | Path) -> dict[str, Any]:
+    """The raw TOML of a scenario, for sweeps that vary fields before validating."""
+    return read_toml(Path(path))

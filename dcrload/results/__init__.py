@@ -1,0 +1,1 @@
+"""Results: the files every run leaves (summary, time series, pictures), written whole."""

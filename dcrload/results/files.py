@@ -1,0 +1,134 @@
+"""Result files: `summary.json` and `timeseries.csv`, written whole or not at all.
+
+A run writes into a hidden staging folder beside its final one and renames it into place
+only when every file is complete (`ResultsDir`), so an interrupted run leaves complete
+result files or none. The formats are the contract in DESIGN.md and are shared by
+`dcrload simulate` and `dcrload loadtest`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+ENDPOINTS = ("register", "token", "api")
+
+
+def default_out(name: str, root: Path = Path("results")) -> Path:
+    """`results/<scenario>-<UTC timestamp>/`."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return root / f"{name}-{stamp}"
+
+
+class ResultsDir:
+    """Write into a staging folder; on clean exit move it to `final`, else delete it."""
+
+    def __init__(self, final: Path) -> None:
+        self.final = final
+        self.path = final
+
+    def __enter__(self) -> Path:
+        if self.final.exists() and any(self.final.iterdir()):
+            from dcrload.core.errors import UsageError
+
+            raise UsageError(f"{self.final}: already exists and is not empty")
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.", dir=self.final.parent))
+        return self.path
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if kind is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+            return
+        if self.final.exists():
+            self.final.rmdir()
+        os.replace(self.path, self.final)
+
+
+def rate_stats(per_bin: Sequence[int], bin_width: float, duration: float) -> dict[str, float]:
+    """Mean, peak and 99th-percentile requests per second from per-bin counts."""
+    rates = [count / bin_width for count in per_bin]
+    mean = sum(per_bin) / duration if duration > 0 else 0.0
+    return {
+        "mean_rps": mean,
+        "peak_rps": max(rates, default=0.0),
+        "p99_rps": percentile(rates, 0.99),
+    }
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-quantile by linear interpolation between closest ranks (numpy's default)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def endpoint_summary(
+    series: Iterable[tuple[str, str, Sequence[int]]], bin_width: float, duration: float
+) -> dict[str, Any]:
+    """The `endpoints` section: requests, by_outcome and rates for each endpoint."""
+    bins = max(1, math.ceil(duration / bin_width - 1e-9))
+    result: dict[str, Any] = {}
+    totals: dict[str, list[int]] = {e: [0] * bins for e in ENDPOINTS}
+    outcomes: dict[str, dict[str, int]] = {e: {} for e in ENDPOINTS}
+    for endpoint, outcome, row in series:
+        per_bin = totals.setdefault(endpoint, [0] * bins)
+        for index, count in enumerate(row):
+            per_bin[index] += count
+        outcomes.setdefault(endpoint, {})[outcome] = outcomes.get(endpoint, {}).get(
+            outcome, 0
+        ) + sum(row)
+    for endpoint, per_bin in totals.items():
+        result[endpoint] = {
+            "requests": sum(per_bin),
+            "by_outcome": dict(sorted(outcomes[endpoint].items())),
+            **rate_stats(per_bin, bin_width, duration),
+        }
+    return result
+
+
+def write_timeseries(
+    path: Path, series: Iterable[tuple[str, str, Sequence[int]]], bin_width: float
+) -> None:
+    """Tidy CSV: one row per bin, endpoint and outcome with a non-zero count."""
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["bin_start_s", "endpoint", "outcome", "requests"])
+        rows = []
+        for endpoint, outcome, row in series:
+            for index, count in enumerate(row):
+                if count:
+                    rows.append((index * bin_width, endpoint, outcome, count))
+        rows.sort(key=lambda r: (r[0], r[1], r[2]))
+        for start, endpoint, outcome, count in rows:
+            writer.writerow([f"{start:g}", endpoint, outcome, count])
+
+
+def read_timeseries(path: Path) -> list[tuple[float, str, str, int]]:
+    with path.open(newline="") as handle:
+        return [
+            (float(r["bin_start_s"]), r["endpoint"], r["outcome"], int(r["requests"]))
+            for r in csv.DictReader(handle)
+        ]
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")

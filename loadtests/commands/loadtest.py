@@ -1,0 +1,498 @@
+"""`dcrload loadtest SCENARIO --target mock|URL [--duration D] [--workers N] [--out DIR]`.
+
+Replays the scenario's fleet with Locust (`loadtests/locustfile.py`) and checks the load it
+measured against the simulation's prediction:
+
+1. the prediction: the scaled scenario (`dcrload.model.loadshape.loadtest_scenario`: instances
+   capped at `loadtest.max_instances`, duration × `time_scale`) simulated with the same
+   per-instance random draws the replay makes (`loadtests.replay`); its request rates are
+   printed before the run starts;
+2. with ``--target mock``: signing keys and statements, then the mock on a free loopback
+   port (`dcrload mock`), waited for until it answers;
+3. Locust, headless, as subprocesses (``--workers N``: one master and N workers, Locust's
+   own master/worker mode), bounded by ``--run-time``; everything is stopped and reaped
+   whatever happens;
+4. the results: Locust's CSV and HTML, ``summary.json``, ``timeseries.csv`` and
+   ``report.png`` in the simulation's formats, ``comparison.json`` and ``comparison.png``.
+
+Exit status: 0 when the thresholds hold and the prediction check passes; 3
+(`EXIT_THRESHOLDS`) when a threshold of ``[loadtest.thresholds]`` is breached; 4
+(`EXIT_PREDICTION`) when the thresholds hold but an endpoint's measured total is outside the
+prediction's tolerance; 1 when the load test itself failed; 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from dcrload.analysis.prediction import EXIT_PREDICTION
+from dcrload.analysis.thresholds import EXIT_THRESHOLDS
+from dcrload.commandline.arguments import (
+    add_out,
+    add_overrides,
+    add_scenario,
+    add_seed,
+    overrides_with_seed,
+)
+from dcrload.commandline.processes import STOP_GRACE, free_port, reap
+from dcrload.core.durations import format_duration
+from dcrload.core.errors import UsageError
+from dcrload.model.scenario import Scenario
+from dcrload.results.files import ENDPOINTS, ResultsDir, default_out, write_json
+
+NAME = "loadtest"
+HELP = "Replay a scenario's fleet with Locust against the mock or a URL; check the prediction."
+
+EXIT_FAILED = 1
+MOCK_START_TIMEOUT = 30.0
+
+LISTENING = "dcrload mock listening on "
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_scenario(parser)
+    parser.add_argument(
+        "--target",
+        required=True,
+        metavar="mock|URL",
+        help="'mock' starts the mock on a free loopback port; or the base URL of a service",
+    )
+    parser.add_argument(
+        "--duration",
+        metavar="D",
+        help="real duration of the replay, e.g. 30s (default: scenario duration / time_scale)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="Locust worker processes (N > 1: one master and N workers on this machine)",
+    )
+    add_out(parser, "results/<scenario>-loadtest-<UTC timestamp>")
+    parser.add_argument(
+        "--software-statement",
+        type=Path,
+        metavar="FILE",
+        help="software statement (JWT) to register with (required with a URL)",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        metavar="X",
+        help="simulated seconds per real second (default: the scenario's; 1 with a URL)",
+    )
+    add_seed(parser)
+    add_overrides(parser, "fleet.instances=50")
+    parser.add_argument(
+        "--mock-latency-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="deliberately slow the mock by MS per request (to see the check fail)",
+    )
+    parser.add_argument(
+        "--mock-throttle-rate",
+        type=float,
+        default=0.0,
+        metavar="R",
+        help="deliberately throttle the mock to R requests/s per device, burst 1",
+    )
+
+
+# --------------------------------------------------------------------------- processes
+
+
+class MockProcess:
+    """`dcrload mock` on a free loopback port; `url` once it answers /healthz."""
+
+    def __init__(self, args: list[str], log_path: Path) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.log_path = log_path
+        self.lines: list[str] = []
+        self.process: subprocess.Popen[str] | None = subprocess.Popen(
+            [sys.executable, "-m", "dcrload", "mock", "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        self._found = threading.Event()
+        self.url = ""
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        with self.log_path.open("w") as log:
+            for line in self.process.stdout:
+                log.write(line)
+                log.flush()
+                self.lines.append(line.rstrip("\n"))
+                if line.startswith(LISTENING) and not self.url:
+                    self.url = line.split()[-1]
+                    self._found.set()
+
+    def wait_ready(self, timeout: float = MOCK_START_TIMEOUT) -> str:
+        deadline = time.monotonic() + timeout
+        while not self._found.wait(0.05):
+            if self.process is None or self.process.poll() is not None:
+                raise RuntimeError("the mock exited:\n" + "\n".join(self.lines[-20:]))
+            if time.monotonic() > deadline:
+                raise RuntimeError("the mock did not start in time")
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as answer:
+                    if answer.status == 200:
+                        return self.url
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the mock does not answer /healthz")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        reap(self.process)
+
+
+def locustfile() -> Path:
+    import loadtests
+
+    return Path(loadtests.__file__).resolve().parent / "locustfile.py"
+
+
+def run_locust(
+    common: list[str], workers: int, staging: Path, time_limit: float
+) -> tuple[int, list[Path]]:
+    """Run Locust headless (one process, or a master and `workers` workers); reap them all."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    base = [sys.executable, "-m", "locust", "-f", str(locustfile())]
+    logs = [staging / "locust.log"]
+    processes: list[subprocess.Popen[bytes]] = []
+    handles = []
+    try:
+        master_args = [*base, "--headless", *common]
+        if workers > 1:
+            port = free_port()
+            master_args += [
+                "--master",
+                "--expect-workers",
+                str(workers),
+                "--master-bind-host",
+                "127.0.0.1",
+                "--master-bind-port",
+                str(port),
+                "--dcr-workers",
+                str(workers),
+            ]
+        handle = logs[0].open("wb")
+        handles.append(handle)
+        master = subprocess.Popen(master_args, stdout=handle, stderr=subprocess.STDOUT, env=env)
+        processes.append(master)
+        for index in range(workers if workers > 1 else 0):
+            path = staging / f"locust-worker-{index}.log"
+            logs.append(path)
+            handle = path.open("wb")
+            handles.append(handle)
+            worker_args = [
+                *base,
+                "--worker",
+                "--master-host",
+                "127.0.0.1",
+                "--master-port",
+                str(port),
+            ]
+            processes.append(
+                subprocess.Popen(worker_args, stdout=handle, stderr=subprocess.STDOUT, env=env)
+            )
+        try:
+            code = master.wait(time_limit)
+        except subprocess.TimeoutExpired:
+            code = -1
+        for worker in processes[1:]:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                worker.wait(STOP_GRACE)
+        return code, logs
+    finally:
+        for process in processes:
+            reap(process)
+        for handle in handles:
+            handle.close()
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def _is_url(target: str) -> bool:
+    return target.startswith(("http://", "https://")) and len(target.split("://", 1)[1]) > 0
+
+
+def expected_rates(summary: dict[str, Any], run_seconds: float, scale: float) -> str:
+    """The prediction's request rates in real requests per second (mean and peak bin)."""
+    parts = []
+    for endpoint in ENDPOINTS:
+        data = summary["endpoints"][endpoint]
+        mean = data["requests"] / run_seconds
+        peak = data["peak_rps"] * scale
+        parts.append(f"{endpoint} {mean:.1f}/s (peak {peak:.1f}/s)")
+    return ", ".join(parts)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dcrload.model.loadshape import (
+        loadtest_scenario,
+        prediction_scenario,
+        resolve_run,
+        warmup_seconds,
+    )
+
+    target = args.target
+    mock = target == "mock"
+    if not mock and not _is_url(target):
+        raise UsageError(f"--target {target!r}: expected 'mock' or an http(s):// URL")
+    if args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: expected at least 1")
+    if args.time_scale is not None and args.time_scale <= 0:
+        raise UsageError(f"--time-scale {args.time_scale:g}: expected a positive number")
+    if args.mock_latency_ms < 0 or args.mock_throttle_rate < 0:
+        raise UsageError("--mock-latency-ms and --mock-throttle-rate must not be negative")
+    if not mock:
+        if args.software_statement is None:
+            raise UsageError("--target URL needs --software-statement FILE")
+        if not args.software_statement.is_file():
+            raise UsageError(f"--software-statement {args.software_statement}: no such file")
+    overrides = overrides_with_seed(args)
+    scenario_path = Path(args.scenario).resolve()
+    scenario, run_seconds = resolve_run(
+        args.scenario,
+        overrides,
+        time_scale=args.time_scale,
+        real_target=not mock,
+        duration=args.duration,
+    )
+    scale = scenario.loadtest.time_scale
+    scaled = loadtest_scenario(scenario, run_seconds)
+    real_ttl = scenario.token.ttl / scale
+    if not mock or real_ttl > run_seconds:
+        print(
+            f"dcrload: warning: tokens live {format_duration(real_ttl)} of real time "
+            f"({'the service decides' if not mock else 'ttl / time_scale'}); "
+            f"they will not expire within a {format_duration(run_seconds)} run",
+            file=sys.stderr,
+        )
+    out = args.out or default_out(f"{scenario.name}-loadtest")
+    with ResultsDir(out) as staging:
+        code = _run_in(
+            args,
+            scenario,
+            scaled,
+            scenario_path,
+            overrides,
+            run_seconds,
+            staging,
+            mock,
+            warmup_seconds(scaled),
+            prediction_scenario(scaled),
+        )
+    print(f"results: {out}")
+    return code
+
+
+def _run_in(
+    args: argparse.Namespace,
+    scenario: Scenario,
+    scaled: Scenario,
+    scenario_path: Path,
+    overrides: list[str],
+    run_seconds: float,
+    staging: Path,
+    mock: bool,
+    warmup: float,
+    for_prediction: Scenario,
+) -> int:
+    from loadtests.replay import predict
+    from sim.summary import summary_of
+
+    scale = scenario.loadtest.time_scale
+    seed = scaled.scenario.seed
+    predicted = predict(for_prediction, seed)
+    predicted_summary = summary_of(predicted)
+    instances = scaled.fleet.instances + predicted.installs
+    print(
+        f"dcrload loadtest: {scenario.name}, {instances:,} instances"
+        f" ({scaled.fleet.instances:,} installed, {predicted.installs:,} installs),"
+        f" {format_duration(run_seconds)} at {scale:g}× = {format_duration(run_seconds * scale)}"
+        f" simulated, {args.workers} worker(s)"
+    )
+    print("expected: " + expected_rates(predicted_summary, run_seconds, scale), flush=True)
+
+    mock_process: MockProcess | None = None
+    admin_key = ""
+    try:
+        if mock:
+            from loadtests.options import wire_profile
+            from loadtests.statements import write_statements
+            from loadtests.timescale import mock_ttl
+
+            keys = staging / "keys"
+            write_statements(keys, scenario.software_ids())
+            admin_key = secrets.token_urlsafe(18)
+            wire = wire_profile(scenario)
+            paths = wire.paths
+            mock_process = MockProcess(
+                [
+                    "--db",
+                    ":memory:",
+                    "--keys",
+                    str(keys),
+                    f"--admin-key={admin_key}",
+                    "--profile",
+                    wire.name,
+                    "--paths",
+                    f"register={paths.register},token={paths.token},api_prefix={paths.api_prefix}",
+                    "--ttl",
+                    f"{mock_ttl(scenario.token.ttl, scale):g}",
+                ],
+                staging / "mock.log",
+            )
+            try:
+                host = mock_process.wait_ready()
+            except RuntimeError as error:
+                print(f"dcrload: error: {error}", file=sys.stderr)
+                return EXIT_FAILED
+            statements = ["--dcr-statements", str(keys)]
+        else:
+            host = args.target.rstrip("/")
+            statements = ["--software-statement", str(args.software_statement.resolve())]
+        common = [
+            "--host",
+            host,
+            "--scenario",
+            str(scenario_path),
+            *[item for o in overrides for item in ("--dcr-set", o)],
+            "--dcr-duration",
+            f"{run_seconds}",
+            "--dcr-out",
+            str(staging),
+            *statements,
+            "--csv",
+            str(staging / "locust"),
+            "--html",
+            str(staging / "locust.html"),
+            "--run-time",
+            f"{math.ceil(warmup + run_seconds + 30)}s",
+            "--exit-code-on-error",
+            "0",
+            "--only-summary",
+        ]
+        if admin_key:
+            common += [f"--dcr-admin-key={admin_key}"]
+        if args.mock_latency_ms:
+            common += ["--dcr-mock-latency-ms", f"{args.mock_latency_ms}"]
+        if args.mock_throttle_rate:
+            common += ["--dcr-mock-throttle-rate", f"{args.mock_throttle_rate}"]
+        if args.time_scale is not None or not mock:
+            common += ["--time-scale", f"{scale}"]
+        started = time.monotonic()
+        limit = warmup + run_seconds + 90
+        code, logs = run_locust(common, args.workers, staging, limit)
+        wall = time.monotonic() - started
+    finally:
+        if mock_process is not None:
+            mock_process.stop()
+
+    measured_path = staging / "measured.json"
+    if code not in (0, EXIT_THRESHOLDS) or not measured_path.is_file():
+        tail = logs[0].read_text(errors="replace").splitlines()[-15:] if logs[0].exists() else []
+        print(f"dcrload: error: the load test failed (Locust exit status {code})", file=sys.stderr)
+        for line in tail:
+            print(f"  {line}", file=sys.stderr)
+        return EXIT_FAILED
+    return _write_results(scaled, predicted, json.loads(measured_path.read_text()), staging, wall)
+
+
+def _write_results(
+    scaled: Scenario, predicted: Any, document: dict[str, Any], staging: Path, wall: float
+) -> int:
+    from dcrload.analysis.prediction import compare, plot_comparison, summary_lines
+    from loadtests.measured import measured_result
+    from sim.summary import summary_of, write_files
+
+    info = scaled.scenario
+    measured = measured_result(scaled, document["seed"], document["measured"], wall)
+    summary = summary_of(measured)
+    summary["loadtest"] = {
+        "time_scale": document["time_scale"],
+        "run_seconds": document["run_seconds"],
+        "warmup_seconds": document["warmup_seconds"],
+        "workers": document["measured"].get("workers", 1),
+        "instances": document["measured"].get("instances", 0),
+        "warm_instances": document["measured"].get("warm", 0),
+        "warmup_failures": document["measured"].get("warm_failed", 0),
+        "latency_p95_ms": document["latency_p95_ms"],
+        "mean_lateness_s": round(
+            document["measured"].get("late_total", 0.0)
+            / max(1, document["measured"].get("late_steps", 0)),
+            3,
+        ),
+        "worst_lateness_s": round(document["measured"].get("late_worst", 0.0), 3),
+        "thresholds": document["threshold_values"],
+        "breaches": document["breaches"],
+    }
+    late = summary["loadtest"]["mean_lateness_s"]
+    if late > info.bin / 10:
+        print(
+            f"dcrload: warning: steps ran {late:g} simulated s late on average: the load "
+            "generator fell behind (slow server, or too few users: lower "
+            "loadtest.instances_per_user, add --workers)",
+            file=sys.stderr,
+        )
+    write_files(measured, staging, summary, f"dcrload loadtest — {info.name} (measured)")
+    loadtest = scaled.loadtest
+    comparison = compare(
+        predicted.counters.items(),
+        measured.counters.items(),
+        bins=predicted.counters.bins,
+        bin_width=info.bin,
+        tolerance=loadtest.tolerance,
+        slack=loadtest.slack,
+    )
+    comparison["predicted_impact"] = {
+        k: v for k, v in summary_of(predicted)["impact"].items() if not isinstance(v, list)
+    }
+    comparison["measured_impact"] = {
+        k: v for k, v in summary["impact"].items() if not isinstance(v, list)
+    }
+    write_json(staging / "comparison.json", comparison)
+    plot_comparison(
+        staging / "comparison.png",
+        comparison,
+        f"dcrload loadtest — {info.name}: predicted vs measured "
+        f"(tolerance {loadtest.tolerance:.0%})",
+    )
+    print("prediction check (largest relative error per endpoint):")
+    for line in summary_lines(comparison):
+        print("  " + line)
+    breaches = document["breaches"]
+    for breach in breaches:
+        print(
+            f"threshold breached: {breach['name']}: {breach['value']:.4g} > {breach['limit']:.4g}"
+        )
+    if breaches:
+        return EXIT_THRESHOLDS
+    if not comparison["passed"]:
+        print(f"prediction check failed (tolerance {loadtest.tolerance:.0%})")
+        return EXIT_PREDICTION
+    print(f"prediction check passed (tolerance {loadtest.tolerance:.0%})")
+    return 0

@@ -1,0 +1,386 @@
+"""`dcrload probe`: run one app instance's lifecycle against a DCR service and check it.
+
+The probe is a third driver of `dcrload.core.lifecycle.AppInstance` (after the SimPy fleet and
+the Locust user): the lifecycle decides (register, fetch a token, call the API, refresh),
+`dcrload.core.wire` maps each action to a request and the answer back to an event, and one
+`httpx.Client` performs it. Along the way every answer is checked against the profile:
+statuses, fields, ``Cache-Control: no-store``, ``exp - iat == expires_in``, a refresh that
+reuses the cached credentials (one registration in all), a tampered token refused, and,
+when the TTL is short enough to wait for (``--wait-expiry``), the expired token refused.
+
+To refresh without waiting hours, the probe fast-forwards its driver clock to the refresh
+time the lifecycle planned: the lifecycle reads no clock, so it cannot tell, and the server
+is asked for a second token right away with the same credentials.
+
+Exit status: 0 when every check passes, 1 on any deviation, 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from dcrload.core.actions import (
+    ApiCallDue,
+    AppLaunched,
+    CallApi,
+    FetchToken,
+    Register,
+    RequestAction,
+    Response,
+)
+from dcrload.core.errors import UsageError
+from dcrload.core.lifecycle import AppInstance, InstanceConfig, jwt_claims
+from dcrload.core.strategies import Fraction
+from dcrload.core.wire import (
+    PROFILES,
+    TOKEN_AUTH_METHODS,
+    Device,
+    WireProfile,
+    device_info_for,
+    parse_paths,
+    to_response,
+)
+
+NAME = "probe"
+HELP = "Run one app instance's lifecycle against a DCR service and print a conformance table."
+
+MAX_WAIT_EXPIRY = 600.0
+EXP_TOLERANCE = 1  # seconds allowed between exp - iat and expires_in (rounding)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--target", required=True, help="base URL, e.g. http://127.0.0.1:8000")
+    parser.add_argument(
+        "--software-statement",
+        required=True,
+        type=Path,
+        metavar="FILE",
+        help="a file holding the software statement (JWT)",
+    )
+    parser.add_argument("--profile", choices=PROFILES, default="adobe-pass")
+    parser.add_argument("--paths", default="", help="register=/r,token=/t,api_prefix=/api/v2")
+    parser.add_argument("--service-provider", default="dcrload")
+    parser.add_argument("--token-auth", choices=TOKEN_AUTH_METHODS, default="client_secret_post")
+    parser.add_argument(
+        "--no-api",
+        action="store_true",
+        help="skip the API checks (default for rfc7591 unless --paths names an api_prefix)",
+    )
+    parser.add_argument(
+        "--wait-expiry",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help=f"wait up to this long (at most {MAX_WAIT_EXPIRY:g}) for the token "
+        "to expire and check the API refuses it",
+    )
+    parser.add_argument("--timeout", type=float, default=10.0, help="per-request timeout (s)")
+
+
+@dataclass
+class Check:
+    name: str
+    expected: str
+    got: str
+    result: str  # "pass", "fail" or "skip"
+
+
+class Probe:
+    """Drives one `AppInstance` over HTTP and records checks."""
+
+    def __init__(self, client: httpx.Client, wire: WireProfile, statement: str, api: bool) -> None:
+        self.client = client
+        self.wire = wire
+        self.api = api
+        self.checks: list[Check] = []
+        claims = jwt_claims(statement)
+        self.software_id = str(claims.get("software_id", "unknown"))
+        device_id = "dcrload-probe-" + secrets.token_hex(6)
+        self.device = Device(device_id, device_info_for(device_id))
+        self.start = time.monotonic()
+        self.instance = AppInstance(
+            InstanceConfig(refresh=Fraction(fraction=0.5), epoch=time.time()),
+            statement,
+            self.software_id,
+            rng=random.Random(0),
+        )
+        self.registrations = 0
+
+    # ------------------------------------------------------------------ helpers
+
+    def check(self, name: str, expected: str, got: Any, ok: bool | None) -> bool:
+        result = "skip" if ok is None else ("pass" if ok else "fail")
+        self.checks.append(Check(name, expected, str(got), result))
+        return bool(ok)
+
+    def now(self) -> float:
+        return time.monotonic() - self.start
+
+    def send(self, action: RequestAction) -> Response | None:
+        request = self.wire.request(action, self.device)
+        try:
+            answer = self.client.request(
+                request.method, request.path, headers=request.headers, content=request.body
+            )
+        except httpx.HTTPError as error:
+            self.check(
+                f"{type(action).__name__} answered", "an HTTP answer", type(error).__name__, False
+            )
+            return None
+        return to_response(answer.status_code, answer.headers.items(), answer.content)
+
+    def step(self, now: float, expected: type) -> tuple[Any, Response | None]:
+        """Ask the lifecycle for its next action, check its kind, perform it, feed back."""
+        action = self.instance.next_action(now)
+        if isinstance(action, Register):
+            self.registrations += 1
+        if not isinstance(action, expected):
+            self.check(
+                f"lifecycle asks {expected.__name__}",
+                expected.__name__,
+                type(action).__name__,
+                False,
+            )
+            if isinstance(action, Register | FetchToken | CallApi):  # answer it all the same
+                response = self.send(action)
+                if response is not None:
+                    self.instance.handle(response, now)
+            return action, None
+        response = self.send(action)
+        if response is not None:
+            self.instance.handle(response, now)
+        return action, response
+
+    # ------------------------------------------------------------------ the run
+
+    def run(self, wait_expiry: float) -> list[Check]:
+        self.instance.handle(AppLaunched(), 0.0)
+        self.instance.handle(ApiCallDue("configuration"), 0.0)
+        _, registered = self.step(self.now(), Register)
+        if registered is None or not self.check_register(registered):
+            return self.checks
+        action, issued = self.step(self.now(), FetchToken)
+        if issued is None or not self.check_token("token", issued, action):
+            return self.checks
+        first_token = str(issued.body["access_token"])
+        if self.api:
+            _, called = self.step(self.now(), CallApi)
+            if called is not None:
+                self.check("api call", "200", called.status, called.status == 200)
+            self.check_profiles(first_token)
+            self.check_tampered(first_token)
+
+        # refresh: fast-forward the driver clock to the planned refresh time
+        later = max(self.instance.usable_until(self.now()), self.now()) + 1e-3
+        self.instance.handle(ApiCallDue("configuration"), later)
+        client_id = self.instance.credentials.client_id if self.instance.credentials else None
+        action, refreshed = self.step(later, FetchToken)
+        self.check(
+            "refresh uses cached credentials",
+            "FetchToken, same client_id",
+            f"{type(action).__name__}",
+            isinstance(action, FetchToken) and action.client_id == client_id,
+        )
+        if refreshed is not None and self.check_token("refresh", refreshed, action):
+            token = str(refreshed.body["access_token"])
+            self.check(
+                "refresh gives a new token",
+                "a different access_token",
+                "different" if token != first_token else "the same",
+                token != first_token,
+            )
+            if self.api:
+                _, called = self.step(later, CallApi)
+                if called is not None:
+                    self.check("api call after refresh", "200", called.status, called.status == 200)
+            self.check_expiry(token, refreshed, wait_expiry)
+        self.check("registrations", "1", self.registrations, self.registrations == 1)
+        return self.checks
+
+    # ------------------------------------------------------------------ checks
+
+    def check_register(self, response: Response) -> bool:
+        ok_statuses = sorted(self.wire.register_ok)
+        ok = self.check(
+            "register status",
+            " or ".join(map(str, ok_statuses)),
+            response.status,
+            response.status in self.wire.register_ok,
+        )
+        body = response.body
+        has = all(
+            isinstance(body.get(k), str) and body.get(k) for k in ("client_id", "client_secret")
+        )
+        ok &= self.check(
+            "register fields", "client_id, client_secret", ", ".join(sorted(body)) or "(none)", has
+        )
+        if has:
+            secret = str(body["client_secret"])
+            self.check(
+                "client secret length",
+                ">= 22 characters (128 bits)",
+                len(secret),
+                len(secret) >= 22,
+            )
+        if self.wire.name == "adobe-pass":
+            issued = body.get("client_id_issued_at")
+            self.check(
+                "client_id_issued_at",
+                "an integer",
+                issued,
+                isinstance(issued, int) and not isinstance(issued, bool),
+            )
+        return ok and self.instance.credentials is not None
+
+    def check_token(self, label: str, response: Response, action: Any) -> bool:
+        ok = self.check(
+            f"{label} status",
+            " or ".join(map(str, sorted(self.wire.token_ok))),
+            response.status,
+            response.status in self.wire.token_ok,
+        )
+        body = response.body
+        fields = ["access_token", "token_type", "expires_in"]
+        if self.wire.name == "adobe-pass":
+            fields += ["created_at", "id"]
+        missing = [f for f in fields if f not in body]
+        ok &= self.check(
+            f"{label} fields",
+            ", ".join(fields),
+            "missing " + ", ".join(missing) if missing else "all present",
+            not missing,
+        )
+        token_type = str(body.get("token_type", ""))
+        self.check(
+            f"{label} token_type", "bearer", token_type or "(none)", token_type.lower() == "bearer"
+        )
+        expires_in = body.get("expires_in")
+        good_ttl = (
+            isinstance(expires_in, int) and not isinstance(expires_in, bool) and expires_in > 0
+        )
+        ok &= self.check(f"{label} expires_in", "a positive integer (s)", expires_in, good_ttl)
+        cache = response.headers.get("cache-control", "")
+        self.check(f"{label} Cache-Control", "no-store", cache or "(none)", "no-store" in cache)
+        if self.wire.name == "adobe-pass" and "created_at" in body:
+            created = body["created_at"]
+            near = isinstance(created, int | float) and abs(created / 1000 - time.time()) < 300
+            self.check(f"{label} created_at", "now, in ms", created, near)
+        claims = jwt_claims(str(body.get("access_token", "")))
+        if claims and good_ttl:
+            exp, iat = claims.get("exp"), claims.get("iat")
+            if isinstance(exp, int | float) and isinstance(iat, int | float):
+                life = exp - iat
+                self.check(
+                    f"{label} exp - iat",
+                    f"expires_in = {expires_in}",
+                    f"{life:g}",
+                    abs(life - expires_in) <= EXP_TOLERANCE,
+                )
+            else:
+                self.check(f"{label} exp - iat", "exp and iat claims", "missing", False)
+            if self.wire.name == "adobe-pass" and isinstance(action, FetchToken):
+                self.check(
+                    f"{label} sub",
+                    "the client_id",
+                    claims.get("sub"),
+                    claims.get("sub") == action.client_id,
+                )
+        else:
+            self.check(f"{label} exp - iat", "a JWT access token", "opaque or no TTL", None)
+        return ok and self.instance.token is not None
+
+    def _api(self, route: str, token: str) -> Response | None:
+        return self.send(CallApi(route, token))
+
+    def check_profiles(self, token: str) -> None:
+        if self.wire.name != "adobe-pass":
+            return
+        response = self._api("profiles", token)
+        if response is not None:
+            profiles = response.body.get("profiles")
+            self.check(
+                "profiles of a new client",
+                "200, none",
+                f"{response.status}, {profiles!r}",
+                response.status == 200 and not profiles,
+            )
+
+    def check_tampered(self, token: str) -> None:
+        head, _, signature = token.rpartition(".")
+        flipped = signature[:-4] + ("AAAA" if signature[-4:] != "AAAA" else "BBBB")
+        response = self._api("configuration", f"{head}.{flipped}")
+        if response is not None:
+            self.check("tampered token refused", "401", response.status, response.status == 401)
+
+    def check_expiry(self, token: str, issued: Response, wait_expiry: float) -> None:
+        expires_in = issued.body.get("expires_in")
+        if not self.api or not isinstance(expires_in, int | float):
+            return
+        if expires_in + 1 > wait_expiry:
+            self.check(
+                "expired token refused",
+                "401",
+                f"not waited (TTL {expires_in} s > --wait-expiry {wait_expiry:g} s)",
+                None,
+            )
+            return
+        time.sleep(expires_in + 1)
+        response = self._api("configuration", token)
+        if response is not None:
+            self.check("expired token refused", "401", response.status, response.status == 401)
+
+
+def _print_table(checks: list[Check], target: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"dcrload probe: {target}")
+    for column in ("check", "expected", "got", "result"):
+        table.add_column(column)
+    style = {"pass": "green", "fail": "bold red", "skip": "yellow"}
+    for c in checks:
+        table.add_row(c.name, c.expected, c.got, f"[{style[c.result]}]{c.result.upper()}[/]")
+    Console(width=120).print(table)
+
+
+def run(args: argparse.Namespace) -> int:
+    target = args.target.rstrip("/")
+    if not target.startswith(("http://", "https://")):
+        raise UsageError(f"--target {args.target!r} must be an http:// or https:// URL")
+    if not 0 <= args.wait_expiry <= MAX_WAIT_EXPIRY or math.isnan(args.wait_expiry):
+        raise UsageError(f"--wait-expiry must be between 0 and {MAX_WAIT_EXPIRY:g} seconds")
+    if not 0 < args.timeout <= 120:
+        raise UsageError("--timeout must be in (0, 120] seconds")
+    try:
+        statement = args.software_statement.read_text().strip()
+    except OSError as error:
+        raise UsageError(
+            f"--software-statement {args.software_statement}: {error.strerror}"
+        ) from None
+    if statement.count(".") != 2:
+        raise UsageError(f"--software-statement {args.software_statement}: not a JWT")
+    try:
+        paths = parse_paths(args.paths, args.profile)
+        wire = WireProfile(args.profile, paths, args.service_provider, args.token_auth)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    api = not args.no_api and (args.profile == "adobe-pass" or "api_prefix" in args.paths)
+    with httpx.Client(base_url=target, timeout=args.timeout) as client:
+        checks = Probe(client, wire, statement, api).run(args.wait_expiry)
+    _print_table(checks, target)
+    counts = {r: sum(c.result == r for c in checks) for r in ("pass", "fail", "skip")}
+    print(
+        f"dcrload probe: {counts['pass']} checks passed, {counts['fail']} deviated, "
+        f"{counts['skip']} skipped"
+    )
+    failed = counts["fail"]
+    return 1 if failed else 0

@@ -1,0 +1,225 @@
+"""`dcrload compare SCENARIO --vary PATH=V1,V2,... [--seeds K] [--jobs J] [--out DIR]`.
+
+Runs every variant x seed (in parallel processes), keeps each finished run on disk, and
+writes into one folder: `comparison.csv` (a row per variant and seed), `intervals.csv` and
+`intervals.md` (each metric's mean and 95 % interval per variant), `token-load.png`,
+`metrics.png`, `pareto.png` and `recommendation.json`.
+
+The folder is the sweep's memory. Without `--out` it is
+`results/<scenario>-compare-<hash>`, where the hash covers the resolved scenario (with
+`--set`) and the values of every `--vary` (not their order, not `--seeds`, not `--jobs`):
+running the same command again finds the same folder and runs nothing; more seeds or an
+interrupted sweep run only what is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+
+from dcrload.commandline.arguments import add_overrides, add_scenario
+from dcrload.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from sim.sweep import Grid
+
+NAME = "compare"
+HELP = "Sweep scenario variants over several seeds; compare them with intervals and recommend."
+
+SWEEP_FILE = "sweep.json"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_scenario(parser, optional=False)
+    parser.add_argument(
+        "--vary",
+        action="append",
+        default=[],
+        required=True,
+        metavar="PATH=V1,V2,...",
+        help=(
+            "a field and the values to try, parsed like --set values; repeat for a grid."
+            " @presets expands to every preset of a cohort's refresh (or retry) field,"
+            " e.g. cohorts.0.refresh=@presets"
+        ),
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=3,
+        metavar="K",
+        help="runs per variant, seeds = the scenario's seed, seed+1, ... (default 3)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="J",
+        help="parallel processes (default: CPU count; 1 runs in this process)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="sweep folder; reusing it skips finished runs"
+        " (default results/<scenario>-compare-<hash of scenario and --vary values>)",
+    )
+    add_overrides(parser, "fleet.instances=1000 (every variant)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from sim import sweep
+
+    if args.seeds < 1:
+        raise UsageError(f"--seeds {args.seeds}: expected a positive integer")
+    jobs = (os.cpu_count() or 1) if args.jobs is None else args.jobs
+    if jobs < 1:
+        raise UsageError(f"--jobs {jobs}: expected a positive integer")
+    grid = sweep.build_grid(args.scenario, args.overrides, args.vary)
+    out: Path = args.out or Path("results") / f"{grid.base.name}-compare-{grid.fingerprint()}"
+    _check_folder(out)
+
+    code = sweep.code_fingerprint()
+    seeds = grid.seeds(args.seeds)
+    tasks = grid.tasks(seeds, code)
+    store = sweep.RunStore(out / "runs")
+    console = Console() if sys.stdout.isatty() else Console(width=160)
+    with store.locked():
+        store.clean_temporaries()
+        todo = [task for task in tasks if not store.has(task.key)]
+        workers = min(jobs, max(1, len(todo)))
+        console.print(
+            f"compare {grid.base.name}: {len(grid.variants)} variants x {len(seeds)} seeds ="
+            f" {len(tasks)} runs; {len(tasks) - len(todo)} on disk, {len(todo)} to run"
+            + (f" on {workers} process{'es' if workers > 1 else ''}" if todo else ""),
+            highlight=False,
+        )
+        started = time.monotonic()
+        if todo:
+            from dcrload.commandline.progress import DelayedProgress
+
+            with DelayedProgress(f"compare {grid.base.name}", len(todo)) as bar:
+                sweep.execute(todo, store, code, jobs, tick=bar.update)
+            elapsed = time.monotonic() - started
+            console.print(f"ran {len(todo)} runs in {elapsed:.1f} s", highlight=False)
+        records = []
+        for task in tasks:
+            record = store.load(task.key)
+            if record is None:  # pragma: no cover - a run file vanished under us
+                raise UsageError(f"{store.path(task.key)}: run record missing; run again")
+            # a record may come from another sweep that spelled the variant differently
+            records.append({**record, "variant": task.variant, "settings": dict(task.settings)})
+        result = _write_outputs(out, grid, seeds, records)
+    _print(console, result)
+    print(f"results: {out}")
+    return 0
+
+
+def _check_folder(out: Path) -> None:
+    """Refuse a folder that holds something other than an earlier sweep (nothing written)."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: exists and is not a folder")
+    if (
+        out.is_dir()
+        and any(out.iterdir())
+        and not (out / SWEEP_FILE).exists()
+        and not (out / "runs").is_dir()
+    ):
+        raise UsageError(f"{out}: exists, is not empty and holds no dcrload compare sweep")
+
+
+def _write_outputs(
+    out: Path, grid: Grid, seeds: list[int], records: list[dict[str, Any]]
+) -> dict[str, Any]:
+    from dcrload.analysis.comparison import (
+        comparison_rows,
+        csv_text,
+        interval_rows,
+        markdown_table,
+        summarise,
+    )
+    from dcrload.analysis.recommend import recommend
+    from dcrload.results import compare_plots as plots
+    from sim.sweep import write_atomic
+
+    info = grid.base.scenario
+    order = [v.label for v in grid.variants]
+    stats = summarise(records, order, info.bin)
+    advice = recommend(stats)
+    chosen = advice["recommended"]["variant"] if advice["recommended"] else None
+    qualifying = set(advice["qualifying"])
+    marks = {v.label: " (excluded)" for v in stats if v.label not in qualifying}
+    if chosen:
+        marks[chosen] = " (recommended)"
+
+    axes = [axis.path for axis in grid.axes]
+    write_atomic(out / "comparison.csv", csv_text(*comparison_rows(records, axes)))
+    write_atomic(out / "intervals.csv", csv_text(*interval_rows(stats)))
+    heading = (
+        f"# {info.name}: {len(stats)} variants x {len(seeds)} seeds\n\n"
+        f"Mean over seeds {seeds[0]}-{seeds[-1]} [95 % Student t interval].\n\n"
+    )
+    write_atomic(
+        out / "intervals.md",
+        heading + markdown_table(stats, marks) + f"\n{advice['verdict']}\n",
+    )
+    write_atomic(out / "recommendation.json", json.dumps(advice, indent=2) + "\n")
+    title = f"dcrload compare — {info.name} ({len(seeds)} seeds)"
+    _plot(out / "token-load.png", plots.plot_token_load, stats, bin_width=info.bin,
+          title=f"{title}: token load over time", recommended=chosen)  # fmt: skip
+    _plot(out / "metrics.png", plots.plot_metrics, stats, title=title, recommended=chosen,
+          qualifying=qualifying)  # fmt: skip
+    _plot(out / "pareto.png", plots.plot_pareto, stats,
+          title=f"{title}: peak load against expired-token calls", recommended=chosen,
+          qualifying=qualifying)  # fmt: skip
+    sweep_info = {
+        "scenario": grid.source,
+        "name": info.name,
+        "set": list(grid.overrides),
+        "vary": [{"path": a.path, "values": list(a.texts)} for a in grid.axes],
+        "seeds": seeds,
+        "variants": order,
+        "command": ["dcrload", *sys.argv[1:]],
+        "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    write_atomic(out / SWEEP_FILE, json.dumps(sweep_info, indent=2) + "\n")
+    return {"stats": stats, "advice": advice, "marks": marks, "seeds": seeds, "name": info.name}
+
+
+def _plot(path: Path, draw: Any, *args: Any, **kwargs: Any) -> None:
+    temp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    draw(temp, *args, **kwargs)
+    os.replace(temp, path)
+
+
+def _print(console: Console, result: dict[str, Any]) -> None:
+    from dcrload.analysis.comparison import METRICS, number
+
+    stats, advice, marks = result["stats"], result["advice"], result["marks"]
+    table = Table(
+        title=f"{result['name']} — mean ± 95 % half-width over {len(result['seeds'])} seeds"
+    )
+    table.add_column("variant")
+    for metric in METRICS:
+        table.add_column(metric.short, justify="right")
+    for variant in stats:
+        cells = []
+        for metric in METRICS:
+            interval = variant.intervals[metric.key]
+            text = number(interval.mean)
+            if interval.known and interval.half_width > 0:
+                text += f" ±{number(interval.half_width)}"
+            cells.append(text)
+        mark = marks.get(variant.label, "")
+        style = "bold green" if "recommended" in mark else ("dim" if mark else None)
+        table.add_row(variant.label + mark, *cells, style=style)
+    console.print(table)
+    console.print(advice["verdict"], highlight=False)

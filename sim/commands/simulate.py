@@ -1,0 +1,86 @@
+"""`dcrload simulate [SCENARIO] [--out DIR] [--seed N] [--set path=value ...]`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from dcrload.commandline.arguments import (
+    add_out,
+    add_overrides,
+    add_scenario,
+    add_seed,
+    overrides_with_seed,
+)
+from dcrload.model.scenario import load_scenario
+from dcrload.results.files import ENDPOINTS, ResultsDir, default_out
+
+NAME = "simulate"
+HELP = "Simulate a fleet through the DCR lifecycle and write summary, time series and report."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_scenario(parser)
+    add_out(parser, "results/<scenario>-<UTC timestamp>")
+    add_seed(parser)
+    add_overrides(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dcrload.commandline.progress import DelayedProgress
+    from sim.fleet import simulate
+    from sim.recovery import fault_windows, recovery_report
+    from sim.summary import write_run
+
+    overrides = overrides_with_seed(args)
+    scenario = load_scenario(args.scenario, overrides)
+    out = args.out or default_out(scenario.name)
+    with ResultsDir(out) as staging:
+        duration = scenario.scenario.duration
+        with DelayedProgress(f"simulating {scenario.name}", duration) as bar:
+            result = simulate(scenario, progress=bar.update)
+        recovery = None
+        if fault_windows(scenario):
+            with DelayedProgress("baseline without fault windows", duration) as bar:
+                recovery = recovery_report(result, progress=bar.update)
+        summary = write_run(result, staging, recovery)
+    print_summary(summary, Console())
+    print(f"results: {out}")
+    return 0
+
+
+def print_summary(summary: dict[str, Any], console: Console) -> None:
+    """The short table: requests, mean and peak requests/s per endpoint, then user impact."""
+    table = Table(
+        title=f"{summary['scenario']} — {summary['simulated_seconds'] / 3600:g} h simulated"
+    )
+    for column in ("endpoint", "requests", "mean req/s", "peak req/s", "not 2xx"):
+        table.add_column(column, justify="left" if column == "endpoint" else "right")
+    for endpoint in ENDPOINTS:
+        data = summary["endpoints"][endpoint]
+        bad = sum(n for outcome, n in data["by_outcome"].items() if not outcome.startswith("2"))
+        table.add_row(
+            endpoint,
+            f"{data['requests']:,}",
+            f"{data['mean_rps']:.2f}",
+            f"{data['peak_rps']:.2f}",
+            f"{bad:,}",
+        )
+    console.print(table)
+    impact = {k: v for k, v in summary["impact"].items() if k != "recovery"}
+    words = [
+        f"{key.replace('_', ' ')} {value:,}" if isinstance(value, int)
+        else f"{key.replace('_', ' ')} {value:,.2f}"
+        for key, value in impact.items()
+    ]  # fmt: skip
+    console.print("impact: " + ", ".join(words))
+    for window in summary["impact"].get("recovery", []):
+        after = window["recovery_s"]
+        if after is None:
+            told = "did not come back to its baseline within the run"
+        else:
+            told = f"came back within 10 % of its baseline {after / 60:.0f} min after it ended"
+        console.print(f"{window['fault']}: load {told}")
