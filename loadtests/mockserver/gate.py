@@ -7,7 +7,8 @@ every request and the token route must stay cheap. In order:
 2. headers larger than ``max_header_bytes`` in total: 431;
 3. a body larger than ``max_body_bytes`` (declared or streamed): 413. The body is read
    here, once, and handed to the route in ``scope["dcrload.body"]``;
-4. on the DCR and API routes only: the per-device throttle (429), then the faults.
+4. on the DCR and API routes only: the per-device throttle (429), then the faults — the
+   order of `dcrload.core.semantics`, which the simulated server follows too.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dcrload.core import semantics
+from dcrload.core.semantics import error_body
 from loadtests.mockserver.state import MockState
 from loadtests.mockserver.throttle import device_key
 
@@ -39,12 +42,6 @@ def classify(state: MockState, path: str) -> str:
     if path in ("/healthz", "/openapi.json"):
         return path.lstrip("/")
     return "other"
-
-
-def _error_body(route: str, status: int, code: str, message: str) -> dict[str, Any]:
-    if route == "api":
-        return {"error": {"status": status, "code": code, "message": message, "action": "retry"}}
-    return {"error": code, "error_description": message}
 
 
 async def send_json(
@@ -83,14 +80,14 @@ class Gate:
         raw_headers = scope["headers"]
         if sum(len(k) + len(v) for k, v in raw_headers) > settings.max_header_bytes:
             await send_json(
-                counted, 431, _error_body(route, 431, "invalid_request", "Headers too large.")
+                counted, 431, error_body(route, 431, "invalid_request", "Headers too large.")
             )
             return
         headers = dict(raw_headers)
         body = await self._read_body(headers, receive, settings.max_body_bytes)
         if body is None:
             await send_json(
-                counted, 413, _error_body(route, 413, "invalid_request", "Request body too large.")
+                counted, 413, error_body(route, 413, "invalid_request", "Request body too large.")
             )
             return
         scope[BODY_KEY] = body
@@ -103,26 +100,17 @@ class Gate:
                     extra = []
                     if throttle.retry_after:
                         extra = [(b"retry-after", str(math.ceil(1.0 / throttle.rate)).encode())]
-                    await send_json(
-                        counted,
-                        429,
-                        _error_body(route, 429, "too_many_requests", "Too many requests."),
-                        extra,
-                    )
+                    refusal = semantics.THROTTLED
+                    await send_json(counted, 429, refusal.body(route), extra)
                     return
             status = await state.faults.apply(state.clock, state.rng, route)
             if status == 401:
-                body = _error_body(
-                    route, 401, "invalid_access_token", "The access token is not valid."
-                )
-                await send_json(counted, 401, body)
+                await send_json(counted, 401, semantics.TOKEN_REJECTED.body(route))
                 return
             if status is not None:
-                await send_json(
-                    counted,
-                    status,
-                    _error_body(route, status, "temporarily_unavailable", "Service unavailable."),
-                )
+                unavailable = semantics.UNAVAILABLE
+                body = error_body(route, status, unavailable.code, unavailable.message)
+                await send_json(counted, status, body)
                 return
 
         async def replay() -> Message:
