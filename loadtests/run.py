@@ -5,7 +5,7 @@
 - The master (or the single local process) sets up the mock and plays the scenario's
   server-side faults at their scaled times (`loadtests.faults`), and at the end merges what
   every process counted, checks the thresholds and writes ``measured.json``.
-- Every load-generating process (local or worker) builds its `LiveFleet` at test start —
+- Every load-generating process (local or worker) builds its `LocustDriver` at test start —
   its share of the instances, partitioned by worker index — warms the warm ones up, and
   reports what it counted with each stats report to the master.
 
@@ -23,18 +23,19 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import gevent.pool
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import StatsEntry
 
 from dcrload.analysis.thresholds import EXIT_THRESHOLDS, check, measured_values
 from dcrload.core.errors import UsageError
+from dcrload.results.summary import summary_of
+from loadtests.driver import LocustDriver, merge_snapshots
 from loadtests.faults import MockAdmin, fault_timeline, mock_settings, prepare_mock, run_timeline
-from loadtests.fleet import LiveFleet, merge_snapshots
 from loadtests.measured import measured_result
 from loadtests.options import RunSettings
 from loadtests.timescale import DriverClock, client_timeout
-from sim.summary import summary_of
 
 log = logging.getLogger("dcrload")
 
@@ -48,7 +49,7 @@ class Replay:
     def __init__(self, environment: Environment) -> None:
         self.environment = environment
         self._settings: RunSettings | None = None
-        self.fleet: LiveFleet | None = None
+        self.fleet: LocustDriver | None = None
         self.clock: DriverClock | None = None
         self.reports: dict[str, dict[str, Any]] = {}
         self.faults_greenlet: Any = None
@@ -84,13 +85,12 @@ class Replay:
             except UsageError as error:
                 print(f"dcrload: error: {error}", file=sys.stderr)
                 raise SystemExit(2) from None
-            from loadtests.user import DcrUser
-
-            timeout = client_timeout(
-                self._settings.scenario.server.timeout, self._settings.time_scale
-            )
-            DcrUser.network_timeout = DcrUser.connection_timeout = timeout
         return self._settings
+
+    def timeout(self) -> float:
+        """The users' request timeout in real seconds (the scenario's, scaled)."""
+        settings = self.settings()
+        return client_timeout(settings.scenario.server.timeout, settings.time_scale)
 
     # ------------------------------------------------------------------ test start
 
@@ -109,8 +109,7 @@ class Replay:
         if not self.environment.stop_timeout:
             self.environment.stop_timeout = 5.0  # users finish the step they are in
         if not settings.admin_key:
-            steps, _ = fault_timeline(settings.scenario, settings.time_scale)
-            if steps:
+            if fault_timeline(settings.scenario, settings.time_scale):
                 log.warning("no --dcr-admin-key: the scenario's server-side faults are not played")
             return
         admin = MockAdmin(settings.host, settings.admin_key)
@@ -122,7 +121,7 @@ class Replay:
         if steps and self.clock is not None:
             self.faults_greenlet = gevent.spawn(run_timeline, admin, self.clock, steps)
 
-    def fleet_or_build(self) -> LiveFleet:
+    def fleet_or_build(self) -> LocustDriver:
         """This process's fleet, built (and warmed up) on first use."""
         if self.fleet is None:
             settings = self.settings()
@@ -130,37 +129,39 @@ class Replay:
                 self.clock = DriverClock(time.time() + settings.warmup, settings.time_scale)
             runner = self.runner
             index = max(0, getattr(runner, "worker_index", 0)) if self.is_worker else 0
-            self.fleet = LiveFleet(
-                scenario=settings.scenario,
-                clock=self.clock,
-                wire=settings.wire,
-                statements=settings.statements,
+            self.fleet = LocustDriver(
+                settings.scenario,
+                self.clock,
+                settings.wire,
+                settings.statements,
+                seed=settings.seed,
                 worker_index=index,
                 worker_count=self.workers(),
                 forward_for=settings.forward_for,
                 run_tag=f"{settings.scenario.name}-{settings.seed}",
-                seed=settings.seed,
             )
             self._warm_up(self.fleet)
         return self.fleet
 
-    def _warm_up(self, fleet: LiveFleet) -> None:
-        if not fleet.warm_members:
+    def _warm_up(self, fleet: LocustDriver) -> None:
+        members = fleet.warm_members
+        if not members:
             return
         from locust.contrib.fasthttp import FastHttpSession
-
-        from loadtests.user import DcrUser
 
         session = FastHttpSession(
             base_url=self.settings().host,
             request_event=self.environment.events.request,
             user=None,
-            network_timeout=DcrUser.network_timeout,
-            connection_timeout=DcrUser.connection_timeout,
+            network_timeout=self.timeout(),
+            connection_timeout=self.timeout(),
             concurrency=16,
         )
         started = time.time()
-        fleet.warm_up(session)
+        pool = gevent.pool.Pool(16)
+        for playing in members:
+            pool.spawn(fleet.warm_one, session, playing)
+        pool.join()
         if self.clock is not None and time.time() > self.clock.epoch:
             log.warning(
                 "warm-up of %d instances took %.1f s, past driver time 0",
@@ -183,7 +184,7 @@ class Replay:
         snapshots = list(self.reports.values())
         if self.fleet is not None:
             snapshots.append(self.fleet.snapshot())
-        return merge_snapshots(snapshots)
+        return merge_snapshots(self.settings().scenario, snapshots)
 
     # ------------------------------------------------------------------ the end
 

@@ -1,10 +1,10 @@
 """`DcrUser`: a Locust user that plays app instances of the scenario's fleet.
 
-A user is a unit of concurrency: its one task takes the earliest due instance of its
-process's `loadtests.fleet.LiveFleet`, performs what the instance's lifecycle asks for with
-this user's FastHttpSession, and puts the instance back; `wait_time` is the time until the
-next instance is due. So the load shape can add and remove users without any instance
-being lost or played twice.
+A user is a unit of concurrency: its one task takes the earliest due agent of its process's
+`loadtests.driver.LocustDriver`, performs what the agent asks for with this user's
+FastHttpSession, and puts the agent back; `wait_time` is the time until the next agent is
+due. So the load shape can add and remove users without any instance being lost or played
+twice.
 """
 
 from __future__ import annotations
@@ -18,15 +18,17 @@ from loadtests.run import replay_of
 
 
 class DcrUser(FastHttpUser):
-    """Plays the instances of the fleet (see `loadtests.fleet`), many per user."""
+    """Plays the instances of the fleet (see `loadtests.driver`), many per user."""
 
     network_timeout = 10.0
     connection_timeout = 10.0
     concurrency = 1
 
     def __init__(self, environment: Any) -> None:
+        replay = replay_of(environment)
+        self.network_timeout = self.connection_timeout = replay.timeout()
         super().__init__(environment)
-        self.fleet = replay_of(environment).fleet_or_build()
+        self.fleet = replay.fleet_or_build()
 
     def wait_time(self) -> float:
         return self.fleet.pause()

@@ -1,5 +1,1 @@
-"""The SimPy driver: a fleet of app instances running the `dcrload.core.lifecycle` core."""
-
-from sim.fleet import SimulationResult, simulate
-
-__all__ = ["SimulationResult", "simulate"]
+"""The SimPy driver and the run-to-completion engine, the server model and their commands."""

@@ -1,18 +1,24 @@
 """The DCR service as the fleet sees it: statuses, capacity, throttling, outages, revocations.
 
-`SimServer.answer` takes one request action at simulated time `now` and returns when and how
-the server answers, with the real service's statuses: 201 for register and token, 200 for an
-API call with a valid token, 401 for an expired or revoked token, 400 with the documented
-`error` values, 429 from the per-device token bucket, 503 or no answer in an outage.
+`SimServer.serve` takes one `Send` of an agent at simulated time `now` and returns how long
+until the answer arrives and what it is, with the real service's statuses and the checks
+in the order of `dcrload.core.semantics` (the mock's order too): the per-device throttle
+(429), then an outage (503, or no answer), then the route (201 for register and token, 200
+for an API call with a valid token, 401 for an expired, rejected or revoked token, 400 with
+the documented `error` values).
 
-Capacity: the Client Register and Client Token endpoints share `workers` servers with a
-FIFO queue and the scenario's service-time distribution. The queue is computed, not
-simulated with request/release events: arrivals come in time order, so the worker that
-frees first takes the next request (an exact FIFO multi-server queue at one heap operation
-per request). Protected API calls are counted, throttled and refused in outages, but they
-are served by REST API V2, not by the DCR workers, and never queue here.
+Capacity: the Client Register and Client Token endpoints share `workers` servers and the
+scenario's service-time distribution. With `fifo=True` the queue is computed exactly at one
+heap operation per request (arrivals come in time order under SimPy, so the worker that
+frees first takes the next request). With `fifo=False` (the run-to-completion engine, where
+instances run one after another) every request is served at once, and `queue_free()` tells
+afterwards, from all arrivals and service times, whether any request would have had to
+wait; if none would, the run is exactly what the FIFO queue gives. Service times and TTL
+jitter come from the requesting instance's own `server` stream, so both engines draw the
+same. Protected API calls are counted, throttled and refused in outages, but REST API V2
+serves them, not the DCR workers: they never queue here.
 
-Access tokens carry their expiry and software id in the value ("<exp>|<software id>|<n>"),
+Access tokens carry their expiry and software id in the value ("<exp>|<software id>|..."),
 so checking a bearer token needs no store. Revocations and outages are windows of
 scenario time, so the server knows them without a process of its own.
 """
@@ -21,45 +27,40 @@ from __future__ import annotations
 
 import heapq
 import math
-import random
-from collections.abc import Mapping
-from dataclasses import dataclass
+from array import array
 from typing import Any
 
-from dcrload.core.actions import CallApi, FetchToken, Register, RequestAction
+from dcrload.core import semantics
+from dcrload.core.actions import CallApi, Failure, FetchToken, Register, Response
+from dcrload.core.streams import Rng
 from dcrload.core.throttle import TokenBucket
+from dcrload.model.agent import Burst, Send
 from dcrload.model.scenario import Scenario
 
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What the client sees `delay` seconds after sending: a status, or a timeout (status 0)."""
-
-    delay: float
-    status: int
-    body: Mapping[str, Any]
-    headers: Mapping[str, str]
-    outcome: str
-    """How the request is counted: the status ("201", "401", ...) or "timeout"."""
-    expired: bool = False
-    """An API call that carried an expired token (as the server's clock sees it)."""
+EMPTY: dict[str, str] = {}
+TIMEOUT = Failure("timeout")
+OK_API = Response(200)
+THROTTLED: dict[str, Response] = {}
 
 
-EMPTY: Mapping[str, str] = {}
+def _refused(refusal: semantics.Refusal, route: str, headers: dict[str, str]) -> Response:
+    return Response(refusal.status, refusal.body(route), headers)
 
 
 class SimServer:
     """Answers requests; keeps the worker queue, the throttle buckets and the counts of work."""
 
-    def __init__(self, scenario: Scenario, rng: random.Random) -> None:
+    def __init__(self, scenario: Scenario, *, fifo: bool = True) -> None:
         self.scenario = scenario
-        self.rng = rng
         server = scenario.server
         self.timeout = server.timeout
         self.rtt = server.network_rtt
         self.service_time = server.service_time
+        self.workers = server.workers
+        self.fifo = fifo
         self._free_at = [0.0] * server.workers
-        heapq.heapify(self._free_at)
+        self.arrivals = array("d")
+        self.services = array("d")
         self.throttle = server.throttle
         self._buckets: dict[str, TokenBucket] = {}
         self.ttl = scenario.token.ttl
@@ -71,6 +72,20 @@ class SimServer:
         for revocation in scenario.faults.revocations:
             previous = self.revoked_at.get(revocation.software_id, math.inf)
             self.revoked_at[revocation.software_id] = min(previous, revocation.at)
+        retry_after = {"retry-after": "1"} if self.throttle.retry_after else EMPTY
+        self._throttled = {
+            route: _refused(semantics.THROTTLED, route, retry_after)
+            for route in ("register", "token", "api")
+        }
+        self._unavailable = {
+            route: _refused(semantics.UNAVAILABLE, route, EMPTY)
+            for route in ("register", "token", "api")
+        }
+        self._standing = {
+            route: _refused(refusal, route, EMPTY) for route, refusal in semantics.STANDING.items()
+        }
+        self._rejected = _refused(semantics.TOKEN_REJECTED, "api", EMPTY)
+        self._expired = _refused(semantics.TOKEN_EXPIRED, "api", EMPTY)
         self.clients = 0
         self.tokens = 0
 
@@ -88,116 +103,151 @@ class SimServer:
     def revoked(self, software_id: str, now: float) -> bool:
         return self.revoked_at.get(software_id, math.inf) <= now
 
-    def api_ok_until(self, token: str, now: float) -> float:
-        """Until when API calls with `token` succeed, as far as the server decides (no outage,
-        not expired, statement not revoked)."""
-        if self.outage(now) is not None:
-            return now
-        exp, software_id, _ = token.split("|", 2)
-        revoked = self.revoked_at.get(software_id, math.inf)
-        return min(float(exp), revoked, self.next_outage(now))
-
     # --------------------------------------------------------------- throttling
+
+    def _bucket(self, device: str, now: float) -> TokenBucket:
+        bucket = self._buckets.get(device)
+        if bucket is None:
+            bucket = self._buckets[device] = TokenBucket(self.throttle.burst, now)
+        return bucket
 
     def admit(self, device: str, now: float) -> bool:
         """Spend one token of `device`'s bucket; False means 429."""
         if not self.throttle.enabled:
             return True
-        bucket = self._buckets.get(device)
-        if bucket is None:
-            bucket = self._buckets[device] = TokenBucket(self.throttle.burst, now)
-        return bucket.take(now, self.throttle.rate, float(self.throttle.burst))
-
-    def admit_series(self, device: str, first: float, step: float, n: int) -> None:
-        """Spend tokens for `n` evenly spaced requests the bucket is known to admit."""
-        if not self.throttle.enabled or n <= 0:
-            return
-        rate, burst = self.throttle.rate, float(self.throttle.burst)
-        bucket = self._buckets.get(device)
-        if bucket is None:
-            bucket = self._buckets[device] = TokenBucket(burst, first)
-        bucket.take_series(first, step, n, rate, burst)
-
-    def bulk_admissible(self, device: str, step: float, now: float) -> bool:
-        """Whether requests `step` apart from `now` on can never be throttled: the bucket holds
-        a token now and refills at least one between two requests."""
-        if not self.throttle.enabled:
-            return True
-        if step * self.throttle.rate < 1.0:
-            return False
-        bucket = self._buckets.get(device)
-        if bucket is None:
-            return True
-        return bucket.level_at(now, self.throttle.rate, self.throttle.burst) >= 1.0
+        return self._bucket(device, now).take(now, self.throttle.rate, float(self.throttle.burst))
 
     # --------------------------------------------------------------- answers
 
-    def answer(self, action: RequestAction, device: str, now: float) -> Answer:
-        """The server's answer to one request sent at `now` by `device`."""
-        mode = self.outage(now)
-        rtt = self.rtt
-        if mode == "timeout":
-            return Answer(self.timeout, 0, {}, EMPTY, "timeout")
-        if mode == "503":
-            return Answer(rtt, 503, {"error": "service_unavailable"}, EMPTY, "503")
-        if not self.admit(device, now):
-            headers = {"retry-after": "1"} if self.throttle.retry_after else EMPTY
-            return Answer(rtt, 429, {"error": "too_many_requests"}, headers, "429")
-        if isinstance(action, CallApi):
-            if mode == "401":
-                body = {"error": {"code": "invalid_access_token", "status": 401}}
-                return Answer(rtt, 401, body, EMPTY, "401")
-            return self._api(action, now, rtt)
-        delay = rtt + self._queue(now + rtt / 2)
-        if delay > self.timeout:
-            return Answer(self.timeout, 0, {}, EMPTY, "timeout")
-        done = now + delay
-        if isinstance(action, Register):
-            return self._register(action, done, delay)
-        return self._token(action, done, delay)
+    def serve(self, send: Send, device: str, now: float, rng: Rng) -> tuple[float, Any]:
+        """(seconds until the answer arrives, the answer) for one `Send` at `now`."""
+        if send.repeat > 1:
+            return self._burst(send, device, now)
+        return self.answer(send.action, device, now, rng)
 
-    def _queue(self, arrival: float) -> float:
-        """Seconds from arrival to the end of service on the first free worker (FIFO)."""
+    def answer(
+        self, action: Register | FetchToken | CallApi, device: str, now: float, rng: Rng
+    ) -> tuple[float, Response | Failure]:
+        """The server's answer to one request sent at `now` by `device`."""
+        route = (
+            "api"
+            if type(action) is CallApi
+            else "token"
+            if type(action) is FetchToken
+            else "register"
+        )
+        rtt = self.rtt
+        if self.throttle.enabled and not self.admit(device, now):
+            return rtt, self._throttled[route]
+        mode = self.outage(now) if self.outages else None
+        if mode is not None:
+            if mode == "timeout":
+                return self.timeout, TIMEOUT
+            if mode == "503":
+                return rtt, self._unavailable[route]
+            if route == "api":  # "401": a botched key rotation; the DCR routes work
+                return rtt, self._rejected
+        if route == "api":
+            return rtt, self._api(action.access_token, now)  # type: ignore[union-attr]
+        delay = rtt + self._queue(now + rtt / 2, self.service_time.sample(rng))
+        if delay > self.timeout:
+            return self.timeout, TIMEOUT
+        done = now + delay
+        if route == "register":
+            return delay, self._register(action, done)  # type: ignore[arg-type]
+        return delay, self._token(action, done, rng)  # type: ignore[arg-type]
+
+    def _burst(self, send: Send, device: str, first: float) -> tuple[float, Burst]:
+        """Up to `send.repeat` API calls `send.every` apart; stop at the first not 200.
+
+        In closed form while nothing can refuse a call (no outage, token and statement
+        valid, a bucket that refills at least one token between calls); call by call
+        otherwise. Either way each call is answered exactly as `answer` would.
+        """
+        action = send.action
+        assert isinstance(action, CallApi)
+        n, every, rtt = send.repeat, send.every, self.rtt
+        exp_text, software_id, _ = action.access_token.split("|", 2)
+        ok_until = min(float(exp_text), self.revoked_at.get(software_id, math.inf))
+        if self.outages:
+            ok_until = min(
+                ok_until, self.next_outage(first) if self.outage(first) is None else first
+            )
+        free = 0 if ok_until <= first else min(n, math.ceil((ok_until - first) / every - 1e-12))
+        if free and self.throttle.enabled:
+            rate, burst = self.throttle.rate, float(self.throttle.burst)
+            bucket = self._bucket(device, first)
+            if every * rate >= 1.0 and bucket.level_at(first, rate, burst) >= 1.0:
+                bucket.take_series(first, every, free, rate, burst)
+            else:
+                free = 0
+        for k in range(free, n):
+            t = first + k * every
+            delay, reply = self.answer(action, device, t, None)  # type: ignore[arg-type]
+            if not (isinstance(reply, Response) and reply.status == 200):
+                return k * every + delay, Burst(k, reply)
+        return (n - 1) * every + rtt, Burst(n)
+
+    def _queue(self, arrival: float, service: float) -> float:
+        """Seconds from arrival to the end of service (FIFO on the first free worker)."""
+        if not self.fifo:
+            self.arrivals.append(arrival)
+            self.services.append(service)
+            return service
         start = max(arrival, self._free_at[0])
-        finish = start + self.service_time.sample(self.rng)
+        finish = start + service
         heapq.heapreplace(self._free_at, finish)
         return finish - arrival
 
-    def _register(self, action: Register, done: float, delay: float) -> Answer:
+    def queue_free(self) -> bool:
+        """Whether no request served with `fifo=False` would have waited for a worker.
+
+        At most `workers` requests may be in service at any arrival; a request that
+        finishes exactly when another arrives frees its worker first (as the heap does).
+        """
+        if len(self.arrivals) == 0:
+            return True
+        import numpy as np
+
+        starts = np.frombuffer(self.arrivals, dtype=np.float64)
+        ends = starts + np.frombuffer(self.services, dtype=np.float64)
+        times = np.concatenate([ends, starts])
+        deltas = np.concatenate([-np.ones(len(ends)), np.ones(len(starts))])
+        order = np.lexsort((deltas, times))
+        return int(np.cumsum(deltas[order]).max()) <= self.workers
+
+    def _register(self, action: Register, done: float) -> Response:
         if self.revoked(action.software_id, done):
-            body = {"error": "unapproved_software_statement"}
-            return Answer(delay, 400, body, EMPTY, "400")
+            return self._standing["register"]
         self.clients += 1
         body = {
             "client_id": f"{action.software_id}|{self.clients}",
             "client_secret": "secret",
-            "client_id_issued_at": int(done * 1000),
+            "client_id_issued_at": int(done),
             "grant_types": ["client_credentials"],
         }
-        return Answer(delay, 201, body, EMPTY, "201")
+        return Response(201, body, EMPTY)
 
-    def _token(self, action: FetchToken, done: float, delay: float) -> Answer:
+    def _token(self, action: FetchToken, done: float, rng: Rng) -> Response:
         software_id = action.client_id.rsplit("|", 1)[0]
         if self.revoked(software_id, done):
-            return Answer(delay, 400, {"error": "unauthorized_client"}, EMPTY, "400")
+            return self._standing["token"]
         self.tokens += 1
         ttl = self.ttl
         if self.ttl_jitter:
-            ttl *= 1.0 - self.rng.uniform(0.0, self.ttl_jitter)
+            ttl *= 1.0 - rng.uniform(0.0, self.ttl_jitter)
         body = {
             "access_token": f"{done + ttl!r}|{software_id}|{self.tokens}",
             "token_type": "bearer",
             "expires_in": ttl,
             "created_at": done * 1000.0,
         }
-        return Answer(delay, 201, body, EMPTY, "201")
+        return Response(201, body, EMPTY)
 
-    def _api(self, action: CallApi, now: float, rtt: float) -> Answer:
-        exp, software_id, _ = action.access_token.split("|", 2)
+    def _api(self, token: str, now: float) -> Response:
+        exp, software_id, _ = token.split("|", 2)
         if self.revoked(software_id, now):
-            body = {"error": {"code": "unauthorized_client", "status": 401}}
-            return Answer(rtt, 401, body, EMPTY, "401")
+            return self._standing["api"]
         if now >= float(exp):
-            body = {"error": {"code": "invalid_access_token", "status": 401}}
-            return Answer(rtt, 401, body, EMPTY, "401", expired=True)
-        return Answer(rtt, 200, {}, EMPTY, "200")
+            return self._expired
+        return OK_API

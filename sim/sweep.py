@@ -43,7 +43,7 @@ RECORD_FORMAT = 1
 
 
 def _refresh_presets() -> list[str]:
-    from dcrload.core.strategies import PRESETS
+    from dcrload.model.policies import PRESETS
 
     return list(PRESETS)
 
@@ -426,8 +426,8 @@ def run_one(task: RunTask, folder: str, code: str) -> str:
 
     Runs in a worker process: the record is on disk before the parent hears of it.
     """
+    from dcrload.results.summary import summary_of
     from sim.fleet import simulate
-    from sim.summary import summary_of
 
     result = simulate(task.scenario, seed=task.seed)
     record = {

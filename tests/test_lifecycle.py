@@ -443,7 +443,7 @@ def _botocore(retry: Any) -> AppInstance:
 
 
 def test_failed_refresh_in_the_mandatory_window_never_falls_back_on_the_old_token() -> None:
-    inst = _botocore(FixedDelay(delay=30.0, attempts=1))
+    inst = _botocore(FixedDelay(wait=30.0, attempts=1))
     mandatory = TTL - 600.0
     inst.handle(ApiCallDue(), mandatory + 60)
     assert isinstance(inst.next_action(mandatory + 60), FetchToken)
@@ -452,7 +452,7 @@ def test_failed_refresh_in_the_mandatory_window_never_falls_back_on_the_old_toke
 
 
 def test_failed_refresh_in_the_advisory_window_keeps_the_old_token() -> None:
-    inst = _botocore(FixedDelay(delay=30.0, attempts=1))
+    inst = _botocore(FixedDelay(wait=30.0, attempts=1))
     advisory = TTL - 900.0
     inst.handle(ApiCallDue(), advisory + 60)
     assert isinstance(inst.next_action(advisory + 60), FetchToken)

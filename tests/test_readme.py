@@ -31,7 +31,7 @@ def test_scenario_reference_matches_the_model():
 
 
 def test_every_preset_and_every_shipped_scenario_is_documented():
-    from dcrload.core.strategies import PRESETS
+    from dcrload.model.policies import PRESETS
 
     for name in PRESETS:
         assert f"`{name}`" in README

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from dcrload.core.errors import UsageError
-from dcrload.core.strategies import PRESETS, AdvisoryMandatory, FixedLead, Fraction, Reactive
+from dcrload.core.strategies import AdvisoryMandatory, FixedLead, Fraction, Reactive
 from dcrload.model.distributions import Fixed, LogNormal
 from dcrload.model.overrides import parse_value
+from dcrload.model.policies import PRESETS
 from dcrload.model.scenario import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent

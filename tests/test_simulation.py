@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from dcrload.core.strategies import PRESETS, FixedLead
+from dcrload.core.strategies import FixedLead
+from dcrload.model.policies import PRESETS
 from dcrload.model.scenario import Scenario, load_scenario
 from sim import SimulationResult, simulate
 from sim.summary import summary_of

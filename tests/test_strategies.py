@@ -25,14 +25,8 @@ from dcrload.core.actions import (
     Wait,
 )
 from dcrload.core.lifecycle import AppInstance, InstanceConfig
-from dcrload.core.strategies import (
-    PRESET_SOURCES,
-    PRESETS,
-    AdvisoryMandatory,
-    FixedLead,
-    FractionJitter,
-    resolve_refresh,
-)
+from dcrload.core.strategies import AdvisoryMandatory, FixedLead, FractionJitter
+from dcrload.model.policies import PRESET_SOURCES, PRESETS, resolve_refresh
 from dcrload.model.scenario import Cohort
 
 HOUR = 3600.0

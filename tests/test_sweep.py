@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dcrload.core.errors import UsageError
-from dcrload.core.strategies import PRESETS
+from dcrload.model.policies import PRESETS
 from sim.sweep import (
     RunStore,
     build_grid,

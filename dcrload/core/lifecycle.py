@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import enum
 import json
 import math
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -57,7 +57,15 @@ from dcrload.core.actions import (
 from dcrload.core.clocks import PERFECT, DeviceClock
 from dcrload.core.errors import LifecycleError
 from dcrload.core.retry import NoRetry, RetryPolicy
+from dcrload.core.semantics import (
+    EXPIRED_ACCESS_TOKEN,
+    INVALID_CLIENT,
+    STATEMENT_REFUSED,
+    UNAUTHORIZED_CLIENT,
+    error_code,
+)
 from dcrload.core.strategies import FixedLead, RefreshStrategy
+from dcrload.core.streams import Rng
 
 Platform = Literal["mobile", "tv", "server"]
 Basis = Literal["expires_in", "exp"]
@@ -72,8 +80,76 @@ longer than the lifetime, or a clock far ahead, cannot make a background timer s
 RETRY_BUDGET_FLOOR = 3
 """Retries a client may make under a retry budget before the share of requests applies."""
 
-REVOKED_ERRORS = frozenset({"unapproved_software_statement", "invalid_software_statement"})
+REVOKED_ERRORS = STATEMENT_REFUSED
 """Registration errors that mean the software statement itself is refused (FAQ 5)."""
+
+
+class State(enum.Enum):
+    """Where one app instance stands in the DCR lifecycle (the pending request included)."""
+
+    UNREGISTERED = "unregistered"
+    """No client credentials (a new install, or they were lost)."""
+    REGISTERING = "registering"
+    """A Client Register request is in flight."""
+    REGISTERED = "registered"
+    """Client credentials, but no token at hand."""
+    FETCHING = "fetching"
+    """A Client Token request is in flight."""
+    READY = "ready"
+    """Client credentials and a token (possibly one the server rejected or that expired)."""
+    CALLING = "calling"
+    """A protected API call is in flight."""
+    REAUTHENTICATING = "reauthenticating"
+    """The user is logging in with their TV provider again (FAQ 8)."""
+    BLOCKED = "blocked"
+    """The software statement was refused: nothing works until an app update (FAQ 5)."""
+
+
+S = State
+REQUESTS = ("Register", "FetchToken", "CallApi")
+
+TRANSITIONS: dict[tuple[State, str], frozenset[State]] = {
+    # starting an action (what next_action answers)
+    (S.UNREGISTERED, "Register"): frozenset({S.REGISTERING}),
+    (S.REGISTERED, "FetchToken"): frozenset({S.FETCHING}),
+    (S.READY, "FetchToken"): frozenset({S.FETCHING}),
+    (S.READY, "Register"): frozenset({S.REGISTERING}),  # the reregister_on_refresh anti-pattern
+    (S.READY, "CallApi"): frozenset({S.CALLING}),
+    (S.READY, "Reauthenticate"): frozenset({S.REAUTHENTICATING}),
+    # the answer to a pending action
+    (S.REGISTERING, "answer"): frozenset({S.REGISTERED, S.UNREGISTERED, S.BLOCKED}),
+    (S.FETCHING, "answer"): frozenset({S.READY, S.REGISTERED, S.UNREGISTERED, S.BLOCKED}),
+    (S.CALLING, "answer"): frozenset({S.READY, S.REGISTERED}),
+    (S.REAUTHENTICATING, "Reauthenticated"): frozenset({S.READY}),
+    # what befalls the device
+    (S.UNREGISTERED, "CredentialsLost"): frozenset({S.UNREGISTERED}),
+    (S.REGISTERED, "CredentialsLost"): frozenset({S.UNREGISTERED}),
+    (S.READY, "CredentialsLost"): frozenset({S.UNREGISTERED}),
+    (S.BLOCKED, "CredentialsLost"): frozenset({S.BLOCKED}),
+    (S.UNREGISTERED, "AppUpdated"): frozenset({S.UNREGISTERED}),
+    (S.REGISTERED, "AppUpdated"): frozenset({S.REGISTERED}),
+    (S.READY, "AppUpdated"): frozenset({S.READY}),
+    (S.BLOCKED, "AppUpdated"): frozenset({S.UNREGISTERED}),
+    # an app that starts with what its storage kept from before the run
+    (S.UNREGISTERED, "Restored"): frozenset({S.REGISTERED, S.READY}),
+    # launching without a credential store forgets the credentials (an anti-pattern)
+    (S.UNREGISTERED, "AppLaunched"): frozenset({S.UNREGISTERED}),
+    (S.REGISTERED, "AppLaunched"): frozenset({S.REGISTERED, S.UNREGISTERED}),
+    (S.READY, "AppLaunched"): frozenset({S.READY, S.UNREGISTERED}),
+    (S.BLOCKED, "AppLaunched"): frozenset({S.BLOCKED}),
+    # a run of API calls that went out and succeeded, reported in one go by the driver
+    (S.READY, "ApiCallsSucceeded"): frozenset({S.READY}),
+}
+"""Every legal move: (state, trigger) → the states it may lead to. A trigger is an action
+starting (its class name), "answer" (a Response or Failure to the pending request), or an
+event's class name. Events not listed here (ApiCallDue, AppBackgrounded) never change the
+state and are legal wherever no request is pending. Anything else is a driver's bug and
+raises `LifecycleError`."""
+
+QUIET_EVENTS = frozenset({"ApiCallDue", "AppBackgrounded"})
+"""Events that leave the state as it is; legal in any state without a pending request."""
+
+PENDING = frozenset({S.REGISTERING, S.FETCHING, S.CALLING, S.REAUTHENTICATING})
 
 
 DEFAULT_REFRESH = FixedLead(lead=300.0)
@@ -117,6 +193,11 @@ class Token:
     rejected: bool = False
 
 
+def succeeded(status: int) -> bool:
+    """Whether an answer is a success: any 2xx (the one definition every driver uses)."""
+    return 200 <= status < 300
+
+
 def classify(status: int, body: Mapping[str, Any]) -> str:
     """Sort an answer: "ok", "transient", "register_again", "revoked", "unauthorized", "permanent".
 
@@ -128,16 +209,19 @@ def classify(status: int, body: Mapping[str, Any]) -> str:
         return "ok"
     if status == 429 or status >= 500:
         return "transient"
-    error = body.get("error") if isinstance(body, Mapping) else None
-    if isinstance(error, Mapping):
-        error = error.get("code")
-    if error == "invalid_client":
+    error = error_code(body)
+    if error == INVALID_CLIENT:
         return "register_again"
-    if error in REVOKED_ERRORS or error == "unauthorized_client":
+    if error in REVOKED_ERRORS or error == UNAUTHORIZED_CLIENT:
         return "revoked"
     if status == 401:
         return "unauthorized"
     return "permanent"
+
+
+def expired_token(status: int, body: Mapping[str, Any]) -> bool:
+    """Whether an API answer says the access token had expired by the server's clock."""
+    return status == 401 and error_code(body) == EXPIRED_ACCESS_TOKEN
 
 
 def jwt_claims(token: str) -> Mapping[str, Any]:
@@ -178,9 +262,11 @@ class AppInstance:
         "registrations",
         "requests_sent",
         "retries",
+        "retry_rng",
         "rng",
         "software_id",
         "software_statement",
+        "state",
         "token",
     )  # a million instances: no per-instance __dict__
 
@@ -191,13 +277,17 @@ class AppInstance:
         software_id: str,
         *,
         clock: DeviceClock = PERFECT,
-        rng: random.Random,
+        rng: Rng,
+        retry_rng: Rng | None = None,
     ) -> None:
         self.config = config
         self.software_statement = software_statement
         self.software_id = software_id
         self.clock = clock
         self.rng = rng
+        """Draws of the refresh strategy (its jitter)."""
+        self.retry_rng = rng if retry_rng is None else retry_rng
+        """Draws of the retry policy (its jitter), a stream of their own."""
         self.credentials: Credentials | None = None
         self.token: Token | None = None
         self.foreground = False
@@ -218,6 +308,24 @@ class AppInstance:
         self.failed_api_calls = 0
         self.requests_sent = 0
         self.retries = 0
+        self.state = State.UNREGISTERED
+
+    # ------------------------------------------------------------------ the state
+
+    def _settled(self) -> State:
+        """The state the fields describe when no request is pending."""
+        if self.blocked is not None:
+            return State.BLOCKED
+        if self.credentials is None:
+            return State.UNREGISTERED
+        return State.READY if self.token is not None else State.REGISTERED
+
+    def _move(self, trigger: str, new: State) -> None:
+        """Take one transition of `TRANSITIONS`; anything else is a driver's bug."""
+        allowed = TRANSITIONS.get((self.state, trigger))
+        if allowed is None or new not in allowed:
+            raise LifecycleError(f"{trigger} in state {self.state.name} cannot lead to {new.name}")
+        self.state = new
 
     # ------------------------------------------------------------------ queries
 
@@ -307,6 +415,7 @@ class AppInstance:
         return Wait(self._next_wakeup(now))
 
     def _start(self, action: Action) -> Action:
+        self._move(type(action).__name__, _STARTED[type(action)])
         self._pending = action
         if not isinstance(action, Reauthenticate):
             self.requests_sent += 1
@@ -363,7 +472,11 @@ class AppInstance:
             if pending is None:
                 raise LifecycleError(f"{event!r} answers no pending action")
             self._answer(pending, event, now)
+            trigger = "Reauthenticated" if isinstance(event, Reauthenticated) else "answer"
+            self._move(trigger, self._settled())
             return
+        if self._pending is not None:
+            raise LifecycleError(f"{event!r} while {self._pending!r} waits for its outcome")
         if isinstance(event, ApiCallDue):
             self._api_wanted = event.route
             self._api_rejections = 0
@@ -387,6 +500,53 @@ class AppInstance:
                 self._gave_up = False
         else:
             raise LifecycleError(f"unknown event {event!r}")
+        name = type(event).__name__
+        if name not in QUIET_EVENTS:
+            self._move(name, self._settled())
+
+    def restore(
+        self, client_id: str, client_secret: str, issued_at: float, lifetime: float
+    ) -> None:
+        """Start from what the app's storage kept from before the run: client credentials
+        and (unless the app caches no token) a token issued at driver time `issued_at`
+        that lives `lifetime` driver seconds — a warm installed base."""
+        self.credentials = Credentials(client_id, client_secret, self.software_id)
+        self._ever_registered = True
+        if self.config.antipattern != "no_token_cache":
+            reading = self.reading(issued_at)
+            if self.config.basis == "exp":
+                expiry = issued_at + lifetime
+            else:
+                expiry = reading + lifetime * self.clock.rate
+            self.token = self._token(
+                f"{issued_at + lifetime!r}|{self.software_id}|{client_id}",
+                issued_at,
+                reading,
+                expiry,
+                lifetime,
+            )
+        self._move("Restored", self._settled())
+
+    def api_calls_succeeded(self, count: int, now: float) -> None:
+        """The driver sent `count` more due API calls on the cached token, each answered 2xx.
+
+        Exactly what `count` rounds of ApiCallDue → CallApi → Response(200) would have done,
+        in one call: a driver that counts a run of calls in bulk reports it here, so that
+        `requests_sent` (which a retry budget divides by) and the retry state stay as if the
+        calls had been stepped one by one. Legal only while READY, with nothing pending.
+        """
+        if count <= 0:
+            return
+        self._move("ApiCallsSucceeded", State.READY)
+        if self.config.antipattern == "no_token_cache":
+            raise LifecycleError("a no_token_cache instance fetches a token per call: no bulk")
+        self.requests_sent += count
+        self._api_wanted = None
+        self._api_rejections = 0
+        self._gave_up = False
+        self._retry_attempt = 0
+        self._retry_delay = 0.0
+        self._retry_until = -math.inf
 
     def _forget_credentials(self) -> None:
         self.credentials = None
@@ -505,8 +665,13 @@ class AppInstance:
             expiry = (float(exp) - self.config.epoch) * scale
         else:
             expiry = reading + float(expires_in) * scale * self.clock.rate
+        return self._token(value, now, reading, expiry, float(expires_in) * scale)
+
+    def _token(
+        self, value: str, now: float, reading: float, expiry: float, lifetime: float
+    ) -> Token:
+        """A token that arrived at `now` (reading `reading`), with its refresh planned."""
         plan = self.config.refresh.plan(reading, expiry, self.rng)
-        lifetime = float(expires_in) * scale
         return Token(
             value=value,
             obtained_at=now,
@@ -519,7 +684,7 @@ class AppInstance:
     def _schedule_retry(self, kind: str, headers: Mapping[str, str], now: float) -> None:
         policy = self.config.retry
         self._retry_attempt += 1
-        delay = policy.delay(self._retry_attempt, self._retry_delay, self.rng)
+        delay = policy.delay(self._retry_attempt, self._retry_delay, self.retry_rng)
         if delay is None or not self._within_budget(policy.budget):
             self._give_up(keep_call=kind == "token" and self._refresh_failed)
             return
@@ -551,6 +716,14 @@ class AppInstance:
         self._retry_delay = 0.0
         self._retry_until = -math.inf
         self._gave_up = True
+
+
+_STARTED: dict[type, State] = {
+    Register: State.REGISTERING,
+    FetchToken: State.FETCHING,
+    CallApi: State.CALLING,
+    Reauthenticate: State.REAUTHENTICATING,
+}
 
 
 def _retry_after(headers: Mapping[str, str]) -> float:

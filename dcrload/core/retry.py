@@ -1,116 +1,115 @@
 """Retry policies: "after this failure, wait how long, or give up?"
 
-A policy is a frozen model chosen by `kind` with one method, `delay(attempt, previous, rng)`,
-which returns the seconds to wait before retry number `attempt` (1 for the first retry) or
-None to give up. Randomness comes from the `rng` handed in. Whether an error is worth a
-retry at all is decided by `classify` in `dcrload.core.lifecycle`, not here: 429, 5xx and
-timeouts are transient; `invalid_client` means register again; other 400s are permanent.
+A policy is a small frozen dataclass with one method, `delay(attempt, previous, rng)`, which
+returns the seconds to wait before retry number `attempt` (1 for the first retry) or None
+to give up. Randomness comes from the `rng` handed in. Whether an error is worth a retry at
+all is decided by `classify` in `dcrload.core.lifecycle`, not here: 429, 5xx and timeouts
+are transient; `invalid_client` means register again; other 400s are permanent. The
+scenario's schema (`dcrload.model.policies`) validates a policy name or table and builds
+these objects.
 """
 
 from __future__ import annotations
 
-import random
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass
+from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from dcrload.model.distributions import Duration
+from dcrload.core.streams import Rng
 
 
-class _Policy(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+@dataclass(frozen=True, slots=True)
+class NoRetry:
+    """Give up at the first failure."""
 
     honour_retry_after: bool = False
     """Wait at least the server's Retry-After when it sends one."""
-    budget: float | None = Field(default=None, gt=0, le=1)
+    budget: float | None = None
     """Retries at most this share of requests (Google SRE's retry budget); None: no budget."""
+    kind: ClassVar[str] = "none"
 
-
-class NoRetry(_Policy):
-    """Give up at the first failure."""
-
-    kind: Literal["none"] = "none"
-
-    def delay(self, attempt: int, previous: float, rng: random.Random) -> float | None:
+    def delay(self, attempt: int, previous: float, rng: Rng) -> float | None:
         return None
 
 
-class Immediate(_Policy):
+@dataclass(frozen=True, slots=True)
+class Immediate:
     """The naive client: retry at once, up to `attempts` times."""
 
-    kind: Literal["immediate"] = "immediate"
-    attempts: int = Field(ge=1, default=1000)
+    honour_retry_after: bool = False
+    budget: float | None = None
+    attempts: int = 1000
+    kind: ClassVar[str] = "immediate"
 
-    def delay(self, attempt: int, previous: float, rng: random.Random) -> float | None:
+    def delay(self, attempt: int, previous: float, rng: Rng) -> float | None:
         return 0.0 if attempt <= self.attempts else None
 
 
-class FixedDelay(_Policy):
-    """Wait `delay` between attempts."""
+@dataclass(frozen=True, slots=True)
+class FixedDelay:
+    """Wait `wait` seconds between attempts."""
 
-    kind: Literal["fixed"] = "fixed"
-    wait: Duration = Field(alias="delay", default=5.0, ge=0)
-    attempts: int = Field(ge=1, default=5)
+    honour_retry_after: bool = False
+    budget: float | None = None
+    wait: float = 5.0
+    attempts: int = 5
+    kind: ClassVar[str] = "fixed"
 
-    def delay(self, attempt: int, previous: float, rng: random.Random) -> float | None:
+    def delay(self, attempt: int, previous: float, rng: Rng) -> float | None:
         return self.wait if attempt <= self.attempts else None
 
 
-class Exponential(_Policy):
+@dataclass(frozen=True, slots=True)
+class Exponential:
     """Wait base·2^(attempt-1), capped."""
 
-    kind: Literal["exponential"] = "exponential"
-    base: Duration = Field(default=1.0, gt=0)
-    cap: Duration = Field(default=300.0, gt=0)
-    attempts: int = Field(ge=1, default=8)
+    honour_retry_after: bool = False
+    budget: float | None = None
+    base: float = 1.0
+    cap: float = 300.0
+    attempts: int = 8
+    kind: ClassVar[str] = "exponential"
 
-    def delay(self, attempt: int, previous: float, rng: random.Random) -> float | None:
+    def delay(self, attempt: int, previous: float, rng: Rng) -> float | None:
         if attempt > self.attempts:
             return None
         return min(self.cap, self.base * 2 ** (attempt - 1))
 
 
-class FullJitter(_Policy):
+@dataclass(frozen=True, slots=True)
+class FullJitter:
     """Wait uniformly in [0, min(cap, base·2^(attempt-1))] (AWS architecture blog)."""
 
-    kind: Literal["full_jitter"] = "full_jitter"
-    base: Duration = Field(default=1.0, gt=0)
-    cap: Duration = Field(default=300.0, gt=0)
-    attempts: int = Field(ge=1, default=8)
+    honour_retry_after: bool = False
+    budget: float | None = None
+    base: float = 1.0
+    cap: float = 300.0
+    attempts: int = 8
+    kind: ClassVar[str] = "full_jitter"
 
-    def delay(self, attempt: int, previous: float, rng: random.Random) -> float | None:
+    def delay(self, attempt: int, previous: float, rng: Rng) -> float | None:
         if attempt > self.attempts:
             return None
         return rng.uniform(0.0, min(self.cap, self.base * 2 ** (attempt - 1)))
 
 
-class DecorrelatedJitter(_Policy):
+@dataclass(frozen=True, slots=True)
+class DecorrelatedJitter:
     """Wait uniformly in [base, 3·previous wait], capped."""
 
-    kind: Literal["decorrelated_jitter"] = "decorrelated_jitter"
-    base: Duration = Field(default=1.0, gt=0)
-    cap: Duration = Field(default=300.0, gt=0)
-    attempts: int = Field(ge=1, default=8)
+    honour_retry_after: bool = False
+    budget: float | None = None
+    base: float = 1.0
+    cap: float = 300.0
+    attempts: int = 8
+    kind: ClassVar[str] = "decorrelated_jitter"
 
-    def delay(self, attempt: int, previous: float, rng: random.Random) -> float | None:
+    def delay(self, attempt: int, previous: float, rng: Rng) -> float | None:
         if attempt > self.attempts:
             return None
         return min(self.cap, rng.uniform(self.base, max(self.base, 3 * previous)))
 
 
-RetryPolicy = Annotated[
-    NoRetry | Immediate | FixedDelay | Exponential | FullJitter | DecorrelatedJitter,
-    Field(discriminator="kind"),
-]
-"""A policy table such as `{kind = "full_jitter", base = "1s", cap = "5m"}`, or a kind name."""
+RetryPolicy = NoRetry | Immediate | FixedDelay | Exponential | FullJitter | DecorrelatedJitter
+"""Every retry policy the lifecycle knows."""
 
 RETRY_KINDS = ("none", "immediate", "fixed", "exponential", "full_jitter", "decorrelated_jitter")
-
-
-def resolve_retry(value: Any) -> Any:
-    """Let a scenario say `retry = "full_jitter"` for the policy with its defaults."""
-    if isinstance(value, str):
-        if value not in RETRY_KINDS:
-            raise ValueError(f"unknown retry policy {value!r}; policies: {', '.join(RETRY_KINDS)}")
-        return {"kind": value}
-    return value

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from dcrload.core.durations import format_duration
-from dcrload.core.strategies import PRESET_SOURCES, PRESETS
+from dcrload.model.policies import PRESET_SOURCES, PRESETS
 from dcrload.model.scenario import Scenario
 
 START = "<!-- scenario-reference:start -->"

@@ -12,10 +12,18 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    model_validator,
+)
 
-from dcrload.core.retry import RetryPolicy, resolve_retry
-from dcrload.core.strategies import RefreshStrategy, resolve_refresh
+from dcrload.core.retry import RetryPolicy
+from dcrload.core.strategies import RefreshStrategy
 from dcrload.model.distributions import (
     Distribution,
     Duration,
@@ -25,6 +33,7 @@ from dcrload.model.distributions import (
     Normal,
     Uniform,
 )
+from dcrload.model.policies import dump_policy, parse_refresh, parse_retry
 
 DEFAULT_SCENARIO = Path("scenarios/default.toml")
 
@@ -82,23 +91,33 @@ class Fleet(_Section):
     """Share of the installed instances uninstalled per day."""
 
 
+Refresh = Annotated[RefreshStrategy, BeforeValidator(parse_refresh), PlainSerializer(dump_policy)]
+"""A refresh preset name or table, held as the core's strategy object."""
+Retry = Annotated[RetryPolicy, BeforeValidator(parse_retry), PlainSerializer(dump_policy)]
+"""A retry policy name or table, held as the core's policy object."""
+
+
 class Cohort(_Section):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        use_attribute_docstrings=True,
+        arbitrary_types_allowed=True,
+    )
+
     name: str = ""
     """Names the cohort in summary.json (default cohort-<index>)."""
     share: float = Field(gt=0, le=1)
     """Share of the fleet (the shares add up to 1)."""
     platform: Literal["mobile", "tv", "server"] = "mobile"
     """mobile: nothing runs in the background; tv: background timers fire; server: always on."""
-    refresh: Annotated[RefreshStrategy, BeforeValidator(resolve_refresh)] = Field(
-        default="azure-identity", validate_default=True
-    )
+    refresh: Refresh = Field(default="azure-identity", validate_default=True)
     """A preset name ("google-auth", "msal", "botocore", ...) or a strategy table."""
     expiry_basis: Literal["expires_in", "exp"] = "expires_in"
     """expires_in: lifetime measured on the monotonic clock; exp: the `exp` claim against the
     device's wall clock."""
-    retry: Annotated[RetryPolicy, BeforeValidator(resolve_retry)] = Field(
-        default="full_jitter", validate_default=True
-    )
+    retry: Retry = Field(default="full_jitter", validate_default=True)
     """After a 429, 5xx or timeout: a policy name ("none", "immediate", "fixed",
     "exponential", "full_jitter", "decorrelated_jitter") or a table with base, cap,
     attempts, honour_retry_after and budget (a share of requests)."""

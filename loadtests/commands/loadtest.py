@@ -3,10 +3,10 @@
 Replays the scenario's fleet with Locust (`loadtests/locustfile.py`) and checks the load it
 measured against the simulation's prediction:
 
-1. the prediction: the scaled scenario (`dcrload.model.loadshape.loadtest_scenario`: instances
-   capped at `loadtest.max_instances`, duration × `time_scale`) simulated with the same
-   per-instance random draws the replay makes (`loadtests.replay`); its request rates are
-   printed before the run starts;
+1. the prediction: `dcrload simulate` of the scaled scenario
+   (`dcrload.model.loadshape.loadtest_scenario`: instances capped at
+   `loadtest.max_instances`, duration × `time_scale`) — the same agents with the same
+   per-instance streams the replay plays; its request rates are printed before the run;
 2. with ``--target mock``: signing keys and statements, then the mock on a free loopback
    port (`dcrload mock`), waited for until it answers;
 3. Locust, headless, as subprocesses (``--workers N``: one master and N workers, Locust's
@@ -321,12 +321,12 @@ def _run_in(
     warmup: float,
     for_prediction: Scenario,
 ) -> int:
-    from loadtests.replay import predict
-    from sim.summary import summary_of
+    from dcrload.results.summary import summary_of
+    from sim.fleet import simulate
 
     scale = scenario.loadtest.time_scale
     seed = scaled.scenario.seed
-    predicted = predict(for_prediction, seed)
+    predicted = simulate(for_prediction, seed=seed)
     predicted_summary = summary_of(predicted)
     instances = scaled.fleet.instances + predicted.installs
     print(
@@ -426,8 +426,8 @@ def _write_results(
     scaled: Scenario, predicted: Any, document: dict[str, Any], staging: Path, wall: float
 ) -> int:
     from dcrload.analysis.prediction import compare, plot_comparison, summary_lines
+    from dcrload.results.summary import summary_of, write_files
     from loadtests.measured import measured_result
-    from sim.summary import summary_of, write_files
 
     info = scaled.scenario
     measured = measured_result(scaled, document["seed"], document["measured"], wall)

@@ -30,10 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dcrload.analysis.recovery import fault_windows
     from dcrload.commandline.progress import DelayedProgress
+    from dcrload.results.summary import write_run
     from sim.fleet import simulate
-    from sim.recovery import fault_windows, recovery_report
-    from sim.summary import write_run
+    from sim.recovery import recovery_report
 
     overrides = overrides_with_seed(args)
     scenario = load_scenario(args.scenario, overrides)

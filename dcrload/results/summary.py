@@ -1,20 +1,25 @@
-"""Turn a `SimulationResult` into the run's files: summary.json, timeseries.csv, report.png."""
+"""Turn a `RunResult` into the run's files: summary.json, timeseries.csv, report.png.
+
+Both drivers write through here: `dcrload simulate` and `dcrload loadtest` leave the same
+files in the same formats.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from dcrload.analysis.recovery import fault_windows
+from dcrload.model.counts import RunResult
 from dcrload.results.files import endpoint_summary, write_json, write_timeseries
 from dcrload.results.report import plot_report
-from sim.fleet import SimulationResult
-from sim.recovery import fault_windows
 
 
-def impact_of(result: SimulationResult) -> dict[str, Any]:
+def impact_of(result: RunResult) -> dict[str, Any]:
     """User impact: what the users of the fleet felt, and what the run cost them."""
     counters = result.counters
-    registered = counters.total("register", "201")
+    counts = result.counts
+    registered = sum(n for o, n in _outcomes(counters, "register").items() if o.startswith("2"))
     installed = result.installs + result.cold_instances
     per_install = (
         registered / installed
@@ -22,22 +27,29 @@ def impact_of(result: SimulationResult) -> dict[str, Any]:
         else registered / max(1, result.scenario.fleet.instances)
     )
     return {
-        "reauthentications": result.reauthentications.total,
-        "expired_token_calls": result.expired_calls.total,
-        "blocked_instance_seconds": round(sum(result.blocked.area), 3),
+        "reauthentications": counts.reauthentications.total,
+        "expired_token_calls": counts.expired_calls.total,
+        "blocked_instance_seconds": round(sum(counts.blocked.area()), 3),
         "registrations_per_install": round(per_install, 6),
-        "blocked_instances_peak": result.blocked.peak,
-        "blocked_instances_end": result.blocked.level,
-        "failed_api_calls": result.failed_api_calls,
+        "blocked_instances_peak": counts.blocked.peak(),
+        "blocked_instances_end": counts.blocked.level_at_end(),
+        "failed_api_calls": counts.failed_api_calls,
         "throttled_requests": sum(counters.total(e, "429") for e in ("register", "token", "api")),
-        "credential_losses": result.losses,
-        "app_updates": result.updates,
+        "credential_losses": counts.losses,
+        "app_updates": counts.updates,
     }
 
 
-def summary_of(
-    result: SimulationResult, recovery: list[dict[str, Any]] | None = None
-) -> dict[str, Any]:
+def _outcomes(counters: Any, endpoint: str) -> dict[str, int]:
+    """Requests of one endpoint by outcome."""
+    found: dict[str, int] = {}
+    for e, outcome, row in counters.items():
+        if e == endpoint:
+            found[outcome] = found.get(outcome, 0) + sum(row)
+    return found
+
+
+def summary_of(result: RunResult, recovery: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The summary.json contract of DESIGN.md, plus fleet facts and fault recovery times."""
     scenario = result.scenario
     info = scenario.scenario
@@ -51,12 +63,13 @@ def summary_of(
             "installs": result.installs,
             "clients_registered": result.clients_registered,
             "tokens_issued": result.tokens_issued,
-            "api_calls_wanted": result.api_wanted,
+            "api_calls_wanted": result.counts.api_wanted,
         },
         "endpoints": endpoint_summary(result.counters.items(), info.bin, result.duration),
         "impact": {**impact_of(result), "recovery": recovery or []},
-        "cohorts": result.cohorts,
+        "cohorts": result.cohort_summary(),
         "engine": {
+            **result.engine,
             "events": result.events,
             "wall_seconds": round(result.wall_seconds, 4),
             "events_per_second": round(result.events / result.wall_seconds, 1)
@@ -66,7 +79,7 @@ def summary_of(
     }
 
 
-def shaded_windows(result: SimulationResult) -> list[tuple[float, float, str]]:
+def shaded_windows(result: RunResult) -> list[tuple[float, float, str]]:
     """Fault windows to shade in the report; an instant (a revocation) gets one bin."""
     bin_width = result.scenario.scenario.bin
     return [
@@ -75,7 +88,7 @@ def shaded_windows(result: SimulationResult) -> list[tuple[float, float, str]]:
     ]
 
 
-def write_files(result: SimulationResult, out: Path, summary: dict[str, Any], title: str) -> None:
+def write_files(result: RunResult, out: Path, summary: dict[str, Any], title: str) -> None:
     """summary.json, timeseries.csv and report.png of a run (simulated or measured)."""
     info = result.scenario.scenario
     write_json(out / "summary.json", summary)
@@ -86,17 +99,17 @@ def write_files(result: SimulationResult, out: Path, summary: dict[str, Any], ti
         bin_width=info.bin,
         series=result.counters.items(),
         impact={k: v for k, v in summary["impact"].items() if not isinstance(v, list | dict)},
-        blocked_per_bin=result.blocked.mean_per_bin(),
+        blocked_per_bin=result.counts.blocked.mean_per_bin(),
         hurt_per_bin={
-            "expired-token API calls": result.expired_calls.per_bin,
-            "re-authentications": result.reauthentications.per_bin,
+            "expired-token API calls": result.counts.expired_calls.per_bin,
+            "re-authentications": result.counts.reauthentications.per_bin,
         },
         windows=shaded_windows(result),
     )
 
 
 def write_run(
-    result: SimulationResult, out: Path, recovery: list[dict[str, Any]] | None = None
+    result: RunResult, out: Path, recovery: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     """Write the three files of a simulation into `out`; return the summary."""
     summary = summary_of(result, recovery)

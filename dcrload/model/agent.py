@@ -1,0 +1,318 @@
+"""One app instance's life, written once: usage and device faults around the lifecycle.
+
+`Agent.life()` is a generator, in the manner of httpx's `Auth.auth_flow`: it yields what it
+wants done and receives what came of it, and every driver is a short loop around it:
+
+    command = agent.send(None)
+    Sleep(until)         → resume it (send None) when driver time reaches `until`
+    Send(action)         → perform the request; send back a `Response` or `Failure`
+    Send(action, n, dt)  → n API calls dt apart (bulk): send back a `Burst`
+
+The agent owns *usage* — when sessions start and end, when an API call is due, when the
+device loses its storage or installs an update — and asks `dcrload.core.lifecycle.AppInstance`
+for every *decision*. It reports what happened to a `RunCounts` (requests by endpoint and
+outcome at the time they were sent, re-authentications, expired-token calls, blocked time),
+so every driver counts the same way. Time comes from the `clock` the driver hands in.
+
+It asks for an event only where something is decided: a session start, a request, a timer
+the lifecycle wants, a fault. API calls the lifecycle would send straight out on its cached
+token are asked for as one `Send` of n calls when the driver allows bulk: the driver answers
+how many succeeded, and the lifecycle is told in one call (`api_calls_succeeded`). A
+session's end is not an event of its own when nothing is decided there: the app goes to the
+background, with the session's end time, when the agent next wakes. Nothing here imports a
+driver library (simpy, locust, gevent, httpx); a test enforces it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+
+from dcrload.core.actions import (
+    ApiCallDue,
+    AppBackgrounded,
+    AppLaunched,
+    AppUpdated,
+    Blocked,
+    CallApi,
+    CredentialsLost,
+    Failure,
+    FetchToken,
+    Reauthenticate,
+    Reauthenticated,
+    Register,
+    RequestAction,
+    Response,
+    Wait,
+)
+from dcrload.core.errors import LifecycleError
+from dcrload.core.lifecycle import AppInstance, expired_token
+from dcrload.model.counts import RunCounts
+from dcrload.model.plans import FleetModel, Plan, adoption_time, own_cycle
+
+SPIN_LIMIT = 10_000
+"""Decisions at one instant before the agent calls it a bug (a lifecycle that never waits)."""
+
+ENDPOINT: dict[type, str] = {Register: "register", FetchToken: "token", CallApi: "api"}
+OK = Response(200)
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Resume me when driver time reaches `until`."""
+
+    until: float
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Perform `action`; with `repeat` > 1, `repeat` API calls `every` seconds apart, stopping
+    at the first that is not answered 2xx (answer with a `Burst`)."""
+
+    action: RequestAction
+    repeat: int = 1
+    every: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Burst:
+    """How a repeated `Send` went: the first `succeeded` calls were answered 2xx; if that is
+    fewer than asked, call number `succeeded` (0-based) got `last`, and the agent resumes
+    when that answer arrives."""
+
+    succeeded: int
+    last: Response | Failure | None = None
+
+
+Command = Sleep | Send
+Answer = Response | Failure | Burst | None
+
+
+def outcome_of(answer: Response | Failure) -> str:
+    """How a request is counted: its status ("201", "429", ...) or the failure's kind."""
+    return str(answer.status) if isinstance(answer, Response) else answer.kind
+
+
+class Agent:
+    """One instance of the fleet: its plan, its lifecycle and its streams."""
+
+    __slots__ = (
+        "bulk",
+        "clock",
+        "counts",
+        "lifecycle",
+        "losses",
+        "model",
+        "plan",
+        "rollout",
+        "server_rng",
+    )
+
+    def __init__(
+        self,
+        model: FleetModel,
+        plan: Plan,
+        counts: RunCounts,
+        clock: Callable[[], float],
+        *,
+        bulk: bool = True,
+    ) -> None:
+        self.model = model
+        self.plan = plan
+        self.counts = counts
+        self.clock = clock
+        self.bulk = bulk and plan.bulk and model.bulk
+        cohort = model.scenario.cohorts[plan.cohort]
+        software_id = model.software_id_at_install(cohort, plan.install_at)
+        index = plan.index
+        self.lifecycle = AppInstance(
+            model.configs[plan.cohort],
+            software_statement=software_id,
+            software_id=software_id,
+            clock=model.clock(model.stream(index, "clock")),
+            rng=model.stream(index, "refresh"),
+            retry_rng=model.stream(index, "retry"),
+        )
+        self.losses = model.stream(index, "losses")
+        self.rollout = model.stream(index, "rollout")
+        self.server_rng = model.stream(index, "server")
+        """The server's draws for this instance's requests (service times, TTL jitter)."""
+
+    # ------------------------------------------------------------------ draws
+
+    def next_loss(self, now: float) -> float:
+        rate = self.model.loss_rate
+        return now + self.losses.expovariate(rate) if rate > 0 else math.inf
+
+    def update_time(self) -> float:
+        """When this instance installs the update replacing its statement (inf: never)."""
+        rollout = self.model.rollouts.get(self.lifecycle.software_id)
+        if rollout is None:
+            return math.inf
+        return max(self.plan.install_at, adoption_time(rollout, self.rollout.random()))
+
+    def prime(self) -> None:
+        """A warm instance starts with the credentials and the token it got before the run:
+        a token of random age, below the cohort's steady-state cycle (placeholders the
+        Locust driver maps to the real ones its warm-up obtained)."""
+        model, plan, inst = self.model, self.plan, self.lifecycle
+        cycle = own_cycle(inst.config, inst.clock, model.ttl, model.cycles[plan.cohort])
+        issued = -plan.usage.uniform(0.0, cycle)
+        sid = inst.software_id
+        self.lifecycle.restore(f"{sid}|w{plan.index}", "secret", issued, model.ttl)
+
+    # ------------------------------------------------------------------ the life
+
+    def life(self) -> Generator[Command, Answer, None]:
+        """Run the instance from install to uninstall (or the end of the run)."""
+        model, plan, inst, counts = self.model, self.plan, self.lifecycle, self.counts
+        cohort, now_of = plan.cohort, self.clock
+        interval = model.api_interval
+        usage = plan.usage
+        if plan.install_at > now_of():
+            yield Sleep(plan.install_at)
+        counts.joined(cohort)
+        if plan.warm:
+            self.prime()
+        end_at = min(plan.uninstall_at, model.duration)
+        session_start = plan.first_launch
+        session_end = -math.inf
+        session_after: float | None = None  # the next session, when drawn before this one ends
+        in_session = False
+        background_timers = inst.config.platform != "mobile"
+        next_api = math.inf
+        now = now_of()
+        next_loss = self.next_loss(now)
+        next_update = self.update_time()
+        blocked = False
+        last_now, spins = -1.0, 0
+
+        while True:
+            now = now_of()
+            if now >= end_at:
+                break
+            if now == last_now:
+                spins += 1
+                if spins > SPIN_LIMIT:
+                    raise LifecycleError(
+                        f"instance {plan.index} made {spins} decisions at t={now} without time"
+                        f" passing; last action {inst.next_action(now)!r}"
+                    )
+            else:
+                last_now, spins = now, 0
+            # ---- usage and faults due now
+            if in_session and now >= session_end:
+                inst.handle(AppBackgrounded(), session_end)
+                in_session, next_api = False, math.inf
+                if session_after is None:
+                    session_after = model.diurnal.next_start(session_end, usage)
+                session_start, session_after = session_after, None
+            if not in_session and now >= session_start:
+                inst.handle(AppLaunched(), now)
+                in_session = True
+                session_end = (
+                    math.inf if plan.always_on else now + model.session_length.sample(usage)
+                )
+                next_api = now
+            if now >= next_loss:
+                inst.handle(CredentialsLost(), now)
+                counts.losses += 1
+                next_loss = self.next_loss(now)
+            if now >= next_update:
+                replacement = model.rollouts[inst.software_id].software_id
+                next_update = math.inf
+                inst.handle(AppUpdated(replacement, replacement), now)
+                counts.updates += 1
+            burst = 1
+            if in_session and now >= next_api and inst.awaiting is None:
+                inst.handle(ApiCallDue(), now)
+                counts.api_wanted += 1
+                next_api = now + interval
+                if self.bulk:
+                    limit = min(inst.usable_until(now), session_end, next_loss, next_update, end_at)
+                    if limit > now + interval:
+                        burst = math.ceil((limit - now) / interval - 1e-12)
+
+            # ---- the lifecycle's decision
+            action = inst.next_action(now)
+            if isinstance(action, Blocked):
+                if not blocked:
+                    blocked = True
+                    counts.blocked.start(now)
+                wake = min(next_update, next_loss, end_at)
+            else:
+                if blocked:
+                    blocked = False
+                    counts.blocked.end(now)
+                if isinstance(action, Reauthenticate):
+                    counts.reauthenticated(now, cohort)
+                    inst.handle(Reauthenticated(), now)
+                    continue
+                if not isinstance(action, Wait):
+                    if burst > 1 and isinstance(action, CallApi):
+                        reply = yield Send(action, burst, interval)
+                        if not isinstance(reply, Burst):
+                            raise LifecycleError(f"{reply!r} does not answer a burst")
+                        next_api = self._burst(action, reply, now, burst)
+                    else:
+                        reply = yield Send(action)
+                        if not isinstance(reply, Response | Failure):
+                            raise LifecycleError(f"{reply!r} does not answer {action!r}")
+                        self._answered(action, reply, now)
+                    continue
+                until = action.until
+                if not in_session:
+                    usage_due = session_start
+                elif next_api < session_end or until < session_end:
+                    usage_due = min(session_end, next_api)
+                else:
+                    # Nothing is decided at the session's end: the app goes to the
+                    # background (with its own time) when the agent next wakes, and the
+                    # next decision is a background timer, the next session or a fault.
+                    if session_after is None:
+                        session_after = model.diurnal.next_start(session_end, usage)
+                    usage_due = session_after
+                    if not background_timers:
+                        until = math.inf
+                wake = min(until, usage_due, next_loss, next_update, end_at)
+            if wake >= end_at:
+                break
+            yield Sleep(wake)
+
+        if blocked:
+            counts.blocked.end(end_at)
+        counts.left(cohort, inst.failed_api_calls)
+
+    def _answered(self, action: RequestAction, reply: Response | Failure, sent: float) -> None:
+        """Feed one answer to the lifecycle and count the request at the time it was sent."""
+        endpoint = ENDPOINT[type(action)]
+        self.counts.request(endpoint, outcome_of(reply), sent, self.plan.cohort)
+        if (
+            endpoint == "api"
+            and isinstance(reply, Response)
+            and expired_token(reply.status, reply.body)
+        ):
+            self.counts.expired(sent, self.plan.cohort)
+        self.lifecycle.handle(reply, self.clock())
+
+    def _burst(self, action: CallApi, reply: Burst, first: float, asked: int) -> float:
+        """Feed a burst's outcome to the lifecycle; return when the next API call is due."""
+        inst, counts, interval = self.lifecycle, self.counts, self.model.api_interval
+        ok = reply.succeeded
+        if ok > 0:
+            inst.handle(OK, first)
+            inst.api_calls_succeeded(ok - 1, first)
+            counts.series("api", "200", first, interval, ok, self.plan.cohort)
+            counts.api_wanted += ok - 1
+        if ok >= asked or reply.last is None:
+            return first + asked * interval
+        sent = first + ok * interval
+        if ok > 0:
+            counts.api_wanted += 1
+            inst.handle(ApiCallDue(), sent)
+            again = inst.next_action(sent)
+            if not isinstance(again, CallApi):
+                raise LifecycleError(f"call {ok} of a burst became {again!r}")
+        self._answered(action, reply.last, sent)
+        return sent + interval
