@@ -10,7 +10,7 @@ import pytest
 from dcrload.model.scenario import validate
 from sim.fleet import simulate
 from sim.server import SimServer
-from sim.summary import summary_of
+from dcrload.results.summary import summary_of
 
 ALWAYS_ON = {"share": 1.0, "platform": "server", "refresh": "azure-identity", "retry": "none"}
 
@@ -43,7 +43,9 @@ def test_credential_loss_rate_gives_n_r_d_reregistrations_and_as_many_reauthenti
     expected = instances * rate * days  # losses are Poisson: sd = sqrt(expected)
     registrations = summary["endpoints"]["register"]["by_outcome"]["201"]
     assert abs(registrations - expected) <= 4 * math.sqrt(expected)
-    assert summary["impact"]["reauthentications"] == registrations
+    # each re-registration costs one re-login, after its new token: one that registers in
+    # the run's last moments may still be fetching that token when the run ends
+    assert registrations - 1 <= summary["impact"]["reauthentications"] <= registrations
     assert abs(summary["impact"]["credential_losses"] - registrations) <= 1
 
 
@@ -126,10 +128,7 @@ def test_clock_ahead_adds_token_load_with_the_exp_basis():
 
 
 def test_throttle_admits_a_burst_of_ten_then_one_per_second():
-    server = SimServer(
-        validate(scenario(server={"throttle": {"enabled": True}}), "test"),
-        rng=None,  # type: ignore[arg-type]
-    )
+    server = SimServer(validate(scenario(server={"throttle": {"enabled": True}}), "test"))
     burst = [server.admit("device-a", 100.0) for _ in range(20)]
     assert burst.count(True) == 10 and burst[:10] == [True] * 10
     assert server.admit("device-b", 100.0)  # another device has its own bucket

@@ -28,7 +28,9 @@ from dcrload.model.loadshape import (
 )
 from dcrload.model.scenario import Thresholds, load_scenario
 from loadtests.faults import fault_timeline, mock_settings
-from loadtests.replay import ReplayContext, Stream, derive_seed, plan_fleet, predict
+from dcrload.core.streams import Stream, run_key, stream_seed
+from dcrload.model.plans import FleetModel, fleet_plans, install_schedule
+from sim.fleet import simulate
 from loadtests.timescale import client_timeout, mock_ttl
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,8 +98,9 @@ def test_time_compression_helpers() -> None:
 
 
 def test_streams_are_deterministic_and_independent() -> None:
-    a, b = Stream(derive_seed(7, 1, "usage")), Stream(derive_seed(7, 1, "usage"))
-    c = Stream(derive_seed(7, 2, "usage"))
+    key = run_key(7)
+    a, b = Stream(stream_seed(key, 1, "usage")), Stream(stream_seed(key, 1, "usage"))
+    c = Stream(stream_seed(key, 2, "usage"))
     draws = [a.random() for _ in range(5)]
     assert draws == [b.random() for _ in range(5)]
     assert draws != [c.random() for _ in range(5)]
@@ -112,24 +115,28 @@ def test_plans_do_not_depend_on_which_instances_a_process_keeps() -> None:
     """Each worker draws the same fleet and keeps its share: the union is the whole fleet."""
     scenario = loadtest_scenario(load_scenario(DEFAULT), 30.0)
 
-    def plans(keep=None):  # type: ignore[no-untyped-def]
-        ctx = ReplayContext(None, scenario, 7)
-        return {m.index: (m.plan.first_launch, m.cohort) for m in plan_fleet(ctx, keep=keep)}
+    model = FleetModel(scenario, 7)
+    installs = install_schedule(model)
+    total = scenario.fleet.instances + len(installs)
+
+    def plans(keep: range | None = None) -> dict[int, tuple[float, int]]:
+        return {p.index: (p.first_launch, p.cohort) for p in fleet_plans(model, installs, keep)}
 
     whole = plans()
-    even = plans(lambda i: i % 2 == 0)
-    odd = plans(lambda i: i % 2 == 1)
+    even = plans(range(0, total, 2))
+    odd = plans(range(1, total, 2))
     assert set(even) | set(odd) == set(whole) and not set(even) & set(odd)
     assert {**even, **odd} == whole
 
 
 def test_the_prediction_is_reproducible_and_matches_the_simulation_in_expectation() -> None:
     scenario = loadtest_scenario(load_scenario(SMALL), 8.0)
-    first, second = predict(scenario, 3), predict(scenario, 3)
+    first, second = simulate(scenario, seed=3), simulate(scenario, seed=3)
     assert first.counters.items() == second.counters.items()
     assert first.counters.total("register") == 40  # one registration per instance
-    # always-on, fixed lead: 40 instances call every 20 s for 480 s
-    assert first.counters.total("api") == pytest.approx(40 * 480 / 20, rel=0.05)
+    # always-on, launched at L ~ U(0, 60 s), a call at L and every 20 s after until 480 s:
+    # 1 + floor((480 - L) / 20) calls, 23 on average
+    assert first.counters.total("api") == pytest.approx(40 * 23, rel=0.05)
 
 
 # --------------------------------------------------------------------------- comparison

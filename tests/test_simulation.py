@@ -15,8 +15,9 @@ import pytest
 from dcrload.core.strategies import FixedLead
 from dcrload.model.policies import PRESETS
 from dcrload.model.scenario import Scenario, load_scenario
-from sim import SimulationResult, simulate
-from sim.summary import summary_of
+from dcrload.model.counts import RunResult as SimulationResult
+from sim.fleet import simulate
+from dcrload.results.summary import summary_of
 
 ROOT = Path(__file__).resolve().parent.parent
 STEADY = ROOT / "scenarios" / "steady-state.toml"
@@ -82,7 +83,7 @@ def test_steady_state_every_api_call_succeeds(
         (scenario.scenario.duration - scenario.fleet.launch_spread / 2) / interval
     )
     assert api["requests"] == pytest.approx(expected, rel=0.01)
-    assert result.failed_api_calls == 0
+    assert result.counts.failed_api_calls == 0
 
 
 # --------------------------------------------------------------- expired-token calls
@@ -108,12 +109,12 @@ def test_reactive_client_refreshes_after_every_expired_call() -> None:
     assert tokens >= expired
     assert tokens - n == expired  # the first token each, then one refresh per expired call
     assert summary["impact"]["failed_api_calls"] == 0
-    assert result.failed_api_calls == 0
+    assert result.counts.failed_api_calls == 0
     # ...and the refresh follows the call: at every bin, the token requests so far beyond
     # one per registration are at least the expired calls so far
     tokens_so_far = itertools.accumulate(result.counters.per_bin("token"))
     registered_so_far = itertools.accumulate(result.counters.per_bin("register"))
-    met_so_far = itertools.accumulate(result.expired_calls.per_bin)
+    met_so_far = itertools.accumulate(result.counts.expired_calls.per_bin)
     for t, r, m in zip(tokens_so_far, registered_so_far, met_so_far, strict=True):
         assert t - r >= m
 

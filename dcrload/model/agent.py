@@ -215,9 +215,9 @@ class Agent:
                     math.inf if plan.always_on else now + model.session_length.sample(usage)
                 )
                 next_api = now
-            if now >= next_loss:
+            if now >= next_loss:  # counted when there was something to lose
+                counts.losses += inst.credentials is not None
                 inst.handle(CredentialsLost(), now)
-                counts.losses += 1
                 next_loss = self.next_loss(now)
             if now >= next_update:
                 replacement = model.rollouts[inst.software_id].software_id
