@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from dcrload.model.scenario import validate
+from dcrload.results.summary import summary_of
 from sim.fleet import simulate
 from sim.server import SimServer
-from dcrload.results.summary import summary_of
 
 ALWAYS_ON = {"share": 1.0, "platform": "server", "refresh": "azure-identity", "retry": "none"}
 

@@ -17,6 +17,7 @@ import pytest
 
 from dcrload.analysis.prediction import compare, relative_error, summary_lines
 from dcrload.analysis.thresholds import check, error_rate, measured_values
+from dcrload.core.streams import Stream, run_key, stream_seed
 from dcrload.model.loadshape import (
     active_instances,
     loadtest_scenario,
@@ -26,12 +27,11 @@ from dcrload.model.loadshape import (
     users_at,
     warmup_seconds,
 )
+from dcrload.model.plans import FleetModel, fleet_plans, install_schedule
 from dcrload.model.scenario import Thresholds, load_scenario
 from loadtests.faults import fault_timeline, mock_settings
-from dcrload.core.streams import Stream, run_key, stream_seed
-from dcrload.model.plans import FleetModel, fleet_plans, install_schedule
-from sim.fleet import simulate
 from loadtests.timescale import client_timeout, mock_ttl
+from sim.fleet import simulate
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "tests" / "scenarios" / "loadtest-small.toml"

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from dcrload.core.strategies import FixedLead
+from dcrload.model.counts import RunResult as SimulationResult
 from dcrload.model.policies import PRESETS
 from dcrload.model.scenario import Scenario, load_scenario
-from dcrload.model.counts import RunResult as SimulationResult
-from sim.fleet import simulate
 from dcrload.results.summary import summary_of
+from sim.fleet import simulate
 
 ROOT = Path(__file__).resolve().parent.parent
 STEADY = ROOT / "scenarios" / "steady-state.toml"
