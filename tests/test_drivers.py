@@ -9,6 +9,7 @@ a server and a client written here, not by dcrload's own server model or mock.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -108,7 +109,7 @@ def test_simpy_driver_plays_register_token_refresh_api_and_the_revocation() -> N
     assert series[("token", "400")] == 3
     for calls in server.by_device.values():
         mine = [t for t, kind in calls if kind == "FetchToken" and t < 2400.0]
-        gaps = [b - a for a, b in zip(mine, mine[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(mine)]
         assert gaps and all(gap == pytest.approx(TTL - 60.0, abs=0.2) for gap in gaps)
     # API calls every 2 minutes from launch; after the revocation one is refused with 401,
     # the refresh is refused, and the instance is blocked to the end of the run
