@@ -564,6 +564,8 @@ class AppInstance:
             return
         if isinstance(event, Reauthenticated):
             raise LifecycleError(f"{event!r} does not answer {pending!r}")
+        body: Mapping[str, Any]
+        headers: Mapping[str, str]
         if isinstance(event, Failure):
             outcome, body, headers = "transient", {}, {}
         else:

@@ -72,7 +72,7 @@ class Exponential:
     def delay(self, attempt: int, previous: float, rng: Rng) -> float | None:
         if attempt > self.attempts:
             return None
-        return min(self.cap, self.base * 2 ** (attempt - 1))
+        return min(self.cap, self.base * 2.0 ** (attempt - 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +89,7 @@ class FullJitter:
     def delay(self, attempt: int, previous: float, rng: Rng) -> float | None:
         if attempt > self.attempts:
             return None
-        return rng.uniform(0.0, min(self.cap, self.base * 2 ** (attempt - 1)))
+        return rng.uniform(0.0, min(self.cap, self.base * 2.0 ** (attempt - 1)))
 
 
 @dataclass(frozen=True, slots=True)

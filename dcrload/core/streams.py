@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from typing import TYPE_CHECKING, Protocol
 
 _MASK = (1 << 64) - 1
 _TWO_53 = 1.0 / 9007199254740992.0
@@ -87,29 +88,45 @@ class Stream:
             bits += 64
         return value >> (bits - k)
 
-    # borrowed from random.Random (they call only random() and getrandbits())
-    uniform = _R.uniform
-    expovariate = _R.expovariate
-    gauss = _R.gauss
-    normalvariate = _R.normalvariate
-    lognormvariate = _R.lognormvariate
-    triangular = _R.triangular
-    gammavariate = _R.gammavariate
-    betavariate = _R.betavariate
-    paretovariate = _R.paretovariate
-    weibullvariate = _R.weibullvariate
-    vonmisesvariate = _R.vonmisesvariate
-    randrange = _R.randrange
-    randint = _R.randint
-    choice = _R.choice
-    choices = _R.choices
-    shuffle = _R.shuffle
-    sample = _R.sample
-    _randbelow = _R._randbelow_with_getrandbits
+    if TYPE_CHECKING:  # the borrowed methods, as mypy should see them
+
+        def uniform(self, a: float, b: float) -> float: ...
+        def expovariate(self, lambd: float) -> float: ...
+        def gauss(self, mu: float = 0.0, sigma: float = 1.0) -> float: ...
+        def normalvariate(self, mu: float = 0.0, sigma: float = 1.0) -> float: ...
+        def lognormvariate(self, mu: float, sigma: float) -> float: ...
+        def randrange(self, start: int, stop: int | None = None, step: int = 1) -> int: ...
+        def randint(self, a: int, b: int) -> int: ...
+
+    else:  # borrowed from random.Random (they call only random() and getrandbits())
+        uniform = _R.uniform
+        expovariate = _R.expovariate
+        gauss = _R.gauss
+        normalvariate = _R.normalvariate
+        lognormvariate = _R.lognormvariate
+        triangular = _R.triangular
+        gammavariate = _R.gammavariate
+        betavariate = _R.betavariate
+        paretovariate = _R.paretovariate
+        weibullvariate = _R.weibullvariate
+        vonmisesvariate = _R.vonmisesvariate
+        randrange = _R.randrange
+        randint = _R.randint
+        choice = _R.choice
+        choices = _R.choices
+        shuffle = _R.shuffle
+        sample = _R.sample
+        _randbelow = _R._randbelow_with_getrandbits
 
 
-Rng = random.Random | Stream
-"""What the core's draws accept: a `random.Random` or a `Stream` (same methods)."""
+class Rng(Protocol):
+    """What the draws of dcrload accept: a `random.Random` or a `Stream`."""
+
+    def random(self) -> float: ...
+    def uniform(self, a: float, b: float) -> float: ...
+    def expovariate(self, lambd: float) -> float: ...
+    def gauss(self, mu: float = 0.0, sigma: float = 1.0) -> float: ...
+    def lognormvariate(self, mu: float, sigma: float) -> float: ...
 
 
 def stream(key: int, index: int, purpose: str) -> Stream:

@@ -8,12 +8,12 @@ a `mean` that tests and the analytic checks use.
 from __future__ import annotations
 
 import math
-import random
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from dcrload.core.durations import parse_duration
+from dcrload.core.streams import Rng
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds, written in a scenario as "15ms", "6h", "2d" or a bare number of seconds."""
@@ -33,7 +33,7 @@ class Fixed(_Frozen):
     def mean(self) -> float:
         return self.value
 
-    def sample(self, rng: random.Random) -> float:
+    def sample(self, rng: Rng) -> float:
         return self.value
 
 
@@ -47,7 +47,7 @@ class Exponential(_Frozen):
     def mean(self) -> float:
         return self.mean_value
 
-    def sample(self, rng: random.Random) -> float:
+    def sample(self, rng: Rng) -> float:
         return rng.expovariate(1.0 / self.mean_value)
 
 
@@ -62,7 +62,7 @@ class LogNormal(_Frozen):
     def mean(self) -> float:
         return self.median * math.exp(self.sigma**2 / 2)
 
-    def sample(self, rng: random.Random) -> float:
+    def sample(self, rng: Rng) -> float:
         return rng.lognormvariate(math.log(self.median), self.sigma)
 
 
@@ -83,7 +83,7 @@ class Uniform(_Frozen):
     def mean(self) -> float:
         return (self.low + self.high) / 2
 
-    def sample(self, rng: random.Random) -> float:
+    def sample(self, rng: Rng) -> float:
         return rng.uniform(self.low, self.high)
 
 
@@ -98,7 +98,7 @@ class Normal(_Frozen):
     def mean(self) -> float:
         return self.mean_value
 
-    def sample(self, rng: random.Random) -> float:
+    def sample(self, rng: Rng) -> float:
         return rng.gauss(self.mean_value, self.sd)
 
 

@@ -31,8 +31,8 @@ def _is_model(annotation: Any) -> bool:
 
 
 def _type_name(annotation: Any, metadata: list[Any]) -> str:
-    if any(getattr(m, "func", None).__name__ == "parse_duration" for m in metadata
-           if getattr(m, "func", None)):  # fmt: skip
+    if any(getattr(getattr(m, "func", None), "__name__", "") == "parse_duration"
+           for m in metadata):  # fmt: skip
         return _DURATION_HINT
     origin = typing.get_origin(annotation)
     if origin is typing.Literal:
@@ -107,7 +107,7 @@ def _rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str, str]
     for inner, path, field in nested:
         if field.description:
             rows.append((path.rstrip("."), "table", "", " ".join(field.description.split())))
-        rows.extend(_rows(inner, path))
+        rows.extend(_rows(inner, path))  # type: ignore[arg-type]
     return rows
 
 

@@ -8,9 +8,9 @@ test share one definition of "how many instances are busy at time t".
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass
 
+from dcrload.core.streams import Rng
 from dcrload.model.scenario import Fleet, Installs, Usage
 
 DAY = 86400.0
@@ -38,7 +38,7 @@ class Diurnal:
         """Session starts per second per instance at scenario time `t`."""
         return self.rates[int(t % DAY // HOUR)]
 
-    def next_start(self, after: float, rng: random.Random) -> float:
+    def next_start(self, after: float, rng: Rng) -> float:
         """The next session start after `after`, by inverting the piecewise-constant intensity."""
         if self.per_day <= 0:
             return math.inf
@@ -72,7 +72,7 @@ def _logistic(t: float, installs: Installs) -> float:
     return 1.0 / (1.0 + math.exp(-max(-700.0, min(700.0, z))))
 
 
-def install_times(installs: Installs, duration: float, rng: random.Random) -> list[float]:
+def install_times(installs: Installs, duration: float, rng: Rng) -> list[float]:
     """Install times in [0, duration): a Poisson process with the curve's intensity."""
     expected = installs_by(installs, duration)
     if expected <= 0:
@@ -93,7 +93,7 @@ def _invert(installs: Installs, target: float, duration: float) -> float:
     return (low + high) / 2
 
 
-def _poisson(mean: float, rng: random.Random) -> int:
+def _poisson(mean: float, rng: Rng) -> int:
     if mean > 500:
         return max(0, round(rng.gauss(mean, math.sqrt(mean))))
     limit, product, count = math.exp(-mean), rng.random(), 0
