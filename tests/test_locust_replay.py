@@ -167,7 +167,13 @@ def test_a_revocation_blocks_instances_until_the_rollout(tmp_path: Path) -> None
     # ... and back through the update: every instance registers with the new statement
     assert impact["app_updates"] == INSTANCES
     assert endpoints["register"]["by_outcome"] == {"201": 2 * INSTANCES}
-    blocked = [float(x) for x in read(out, "measured.json")["measured"]["blocked_area"]]
+    from dcrload.model.counts import Blocked
+
+    counts = read(out, "measured.json")["measured"]["counts"]
+    duration, width = summary["simulated_seconds"], summary["bin_seconds"]
+    gauge = Blocked(duration, width)
+    gauge.extend(counts["blocked_starts"], counts["blocked_ends"])
+    blocked = gauge.area()
     assert blocked[3] > 0 and blocked[-1] == 0  # blocked from 3 min, nobody at the end
     # the prediction saw the same drill (token counts are left out: the whole fleet updates
     # at two instants, so the mock's whole-second token times shift them all alike)
@@ -269,3 +275,34 @@ def test_two_workers_play_each_instance_once(mock_server: Any, tmp_path: Path) -
     measured = read(tmp_path, "measured.json")["measured"]
     assert measured["workers"] == 2 and measured["instances"] == INSTANCES
     assert measured["clients_registered"] == INSTANCES
+
+
+def test_a_url_target_against_a_separately_started_mock_passes(
+    mock_server: Any, tmp_path: Path
+) -> None:
+    """The README's path for a real endpoint, on loopback: `--target URL` with one statement
+    file (the load test against a URL crashed before the agent had its own driver)."""
+    keys = next(line.split()[4] for line in mock_server.lines if " statements in " in line)
+    done = run(
+        [
+            sys.executable,
+            "-m",
+            "dcrload",
+            "loadtest",
+            str(SMALL),
+            "--target",
+            mock_server.url,
+            "--software-statement",
+            str(Path(keys) / "dcrload-demo.jwt"),
+            "--time-scale",
+            "60",
+            "--duration",
+            RUN,
+            "--out",
+            str(tmp_path / "run"),
+        ]
+    )
+    assert done.returncode == 0, done.stdout
+    assert "prediction check passed" in done.stdout
+    summary = read(tmp_path / "run", "summary.json")
+    assert summary["endpoints"]["register"]["by_outcome"] == {"201": INSTANCES}
