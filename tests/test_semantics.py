@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from mock_fixtures import ADMIN_KEY, DEVICE, T0, keys_dir, keyset, make_mock  # noqa: F401
+from mock_fixtures import DEVICE, T0, keys_dir, keyset, make_mock  # noqa: F401 (fixtures)
 
 from dcrload.core import semantics
 from dcrload.core.actions import CallApi, FetchToken, Register
@@ -85,7 +85,7 @@ def simulated() -> list[tuple[int, str]]:
     return answers
 
 
-def mocked(keyset: Any, statement: str) -> list[tuple[int, str]]:
+def mocked(keys: Any, statement: str) -> list[tuple[int, str]]:
     mock = make_mock(keyset, throttle=ThrottleSettings(enabled=True, rate=1.0, burst=3), ttl=TTL)
     headers = {**DEVICE, "X-Forwarded-For": "10.0.0.1"}
     answers: list[tuple[int, str]] = []
@@ -119,7 +119,7 @@ def mocked(keyset: Any, statement: str) -> list[tuple[int, str]]:
     return answers
 
 
-def test_the_simulated_server_and_the_mock_answer_alike(keyset: Any, keys_dir: Any) -> None:
+def test_the_simulated_server_and_the_mock_answer_alike(keyset: Any, keys_dir: Any) -> None:  # noqa: F811
     statement = (keys_dir / "dcrload-demo.jwt").read_text().strip()
     ours, theirs = simulated(), mocked(keyset, statement)
     for (t, kind), sim_answer, mock_answer in zip(SCRIPT, ours, theirs, strict=True):
