@@ -86,7 +86,7 @@ def simulated() -> list[tuple[int, str]]:
 
 
 def mocked(keys: Any, statement: str) -> list[tuple[int, str]]:
-    mock = make_mock(keyset, throttle=ThrottleSettings(enabled=True, rate=1.0, burst=3), ttl=TTL)
+    mock = make_mock(keys, throttle=ThrottleSettings(enabled=True, rate=1.0, burst=3), ttl=TTL)
     headers = {**DEVICE, "X-Forwarded-For": "10.0.0.1"}
     answers: list[tuple[int, str]] = []
     client: tuple[str, str] = ("", "")
