@@ -66,7 +66,8 @@ def test_a_single_expired_call_in_one_seed_disqualifies() -> None:
 
 
 def test_overlapping_noise_is_not_clear() -> None:
-    advice = recommend([variant("a", [0.20, 0.30, 0.25]), variant("b", [0.22, 0.31, 0.27])])
+    # on common seeds the differences change sign: no clear winner
+    advice = recommend([variant("a", [0.20, 0.30, 0.25]), variant("b", [0.22, 0.28, 0.27])])
     assert advice["recommended"]["variant"] == "a"
     assert advice["margin"]["clear"] is False
     assert "NOT statistically clear" in advice["verdict"]

@@ -97,3 +97,23 @@ def test_welch_degenerate_samples() -> None:
     assert welch_test([1.0], [2.0, 3.0]).p is None
     assert welch_test([2.0, 2.0], [2.0, 2.0]).p == 1.0
     assert welch_test([2.0, 2.0], [3.0, 3.0]).p == 0.0
+
+
+def test_the_paired_test_sees_a_difference_that_shared_seed_noise_hides() -> None:
+    """Common random numbers: two variants that share each seed's noise differ by 0.1
+    everywhere; Welch's test cannot see it through the noise, the paired test can."""
+    from dcrload.analysis.stats import paired_test
+
+    noise = [1.0, 5.0, 2.0, 8.0, 3.0]
+    a = [x + 0.1 for x in noise]
+    paired = paired_test(a, noise)
+    assert paired.difference.mean == pytest.approx(0.1)
+    assert paired.difference.half_width == pytest.approx(0.0, abs=1e-12)
+    assert paired.p is not None and paired.p < 1e-12
+    assert welch_test(a, noise).p is not None and welch_test(a, noise).p > 0.5
+    jitter = [0.1, 0.12, 0.08, 0.11, 0.09]
+    b = [x + d for x, d in zip(noise, jitter, strict=True)]
+    test = paired_test(b, noise)
+    assert test.p is not None and test.p < 0.001
+    # against the textbook: mean 0.1, sd 0.0158, t = 0.1 / (0.0158 / sqrt 5) = 14.14
+    assert test.t == pytest.approx(14.142, rel=1e-3)

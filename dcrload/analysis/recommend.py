@@ -10,7 +10,10 @@ Rules (also in the README, "Choosing a refresh strategy"):
 2. Among the qualifying variants, the one with the **lowest mean peak token load**
    (requests/s in the busiest time bin) is recommended; ties go to the lower p99.
 3. The **margin** is the difference of mean peaks to the next qualifying variant. It is
-   **statistically clear** when Welch's two-sided t-test over the seeds gives p < 0.05.
+   **statistically clear** when a two-sided paired t-test over the seeds gives p < 0.05:
+   every variant runs on the same seeds, and a seed fixes every instance's random streams
+   (common random numbers), so the test is on the seed-by-seed differences (Welch's test
+   when the two ran on different seeds).
    Whether the two 95 % intervals overlap is reported too (non-overlapping intervals
    imply p < 0.05; overlapping ones do not imply the opposite). With one seed nothing is
    clear.
@@ -27,7 +30,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from dcrload.analysis.comparison import VariantStats, number
-from dcrload.analysis.stats import LEVEL, Interval, welch_test
+from dcrload.analysis.stats import LEVEL, Interval, paired_test, welch_test
 
 ALPHA = 0.05
 """Significance level of "statistically clear"."""
@@ -93,7 +96,7 @@ def recommend(stats: Sequence[VariantStats]) -> dict[str, Any]:
         "rule": (
             "lowest mean peak token requests/s among the variants with no expired-token calls"
             " and no avoidable re-authentications in any seed; the margin to the next is"
-            f" clear when Welch's t-test gives p < {ALPHA}"
+            f" clear when a paired t-test over the common seeds gives p < {ALPHA}"
         ),
         "confidence_level": LEVEL,
         "seeds": seeds,
@@ -139,32 +142,50 @@ def recommend(stats: Sequence[VariantStats]) -> dict[str, Any]:
         sentence += "; it is the only variant that qualifies."
     else:
         other = qualifying[1]
-        test = welch_test(best.values[PEAK], other.values[PEAK])
+        paired = best.seeds == other.seeds
+        if paired:  # common random numbers: the difference, seed by seed
+            pair = paired_test(other.values[PEAK], best.values[PEAK])
+            test = welch_test(best.values[PEAK], other.values[PEAK])
+            test_p, test_name = pair.p, "paired t-test on common random numbers"
+        else:
+            test = welch_test(best.values[PEAK], other.values[PEAK])
+            test_p, test_name = test.p, "Welch's t-test"
         margin = other.mean(PEAK) - best.mean(PEAK)
         percent = 100.0 * margin / other.mean(PEAK) if other.mean(PEAK) else 0.0
         overlap = peak.overlaps(other.intervals[PEAK])
-        clear = test.p is not None and test.p < ALPHA
+        clear = test_p is not None and test_p < ALPHA
         result["runner_up"] = _entry(other)
         result["margin"] = {
             "peak_token_rps": margin,
             "percent": percent,
+            "test": test_name,
             "welch_t": _finite(test.t),
             "welch_df": test.df,
-            "p_value": test.p,
+            "welch_p": test.p,
+            "p_value": test_p,
             "intervals_overlap": overlap,
             "clear": clear,
         }
+        if paired:
+            diff = pair.difference
+            result["margin"]["paired_difference"] = {
+                "mean": diff.mean,
+                "low": diff.mean - diff.half_width if diff.known else None,
+                "high": diff.mean + diff.half_width if diff.known else None,
+                "t": _finite(pair.t),
+            }
         sentence += (
             f", {number(margin)} req/s ({percent:.1f} %) below the next, {other.label}"
             f" ({number(other.mean(PEAK))})"
         )
-        if test.p is None:
+        short = "paired p" if paired else "Welch p"
+        if test_p is None:
             sentence += "; one seed cannot tell them apart: run --seeds 3 or more."
         elif clear:
-            sentence += f"; the difference is statistically clear (Welch p {_p(test.p)})."
+            sentence += f"; the difference is statistically clear ({short} {_p(test_p)})."
         else:
             sentence += (
-                f"; the difference is NOT statistically clear (Welch p {_p(test.p)}):"
+                f"; the difference is NOT statistically clear ({short} {_p(test_p)}):"
                 " treat them as equivalent or run more seeds."
             )
     if cheaper:

@@ -191,3 +191,34 @@ def welch_test(a: Sequence[float], b: Sequence[float]) -> Welch:
     t = difference / se
     df = (va + vb) ** 2 / (va**2 / (first.n - 1) + vb**2 / (second.n - 1))
     return Welch(difference, t, df, t_sf2(t, df))
+
+
+@dataclass(frozen=True, slots=True)
+class Paired:
+    """A paired t-test of mean(a − b) = 0 over matched seeds, and its interval.
+
+    `dcrload compare` runs every variant on the same seeds, and a seed fixes every
+    instance's random streams (common random numbers): the seed-to-seed noise is shared,
+    so the differences vary far less than either sample, and the interval on the
+    difference is much narrower than two separate intervals suggest.
+    """
+
+    difference: Interval
+    t: float | None
+    p: float | None
+
+
+def paired_test(a: Sequence[float], b: Sequence[float], level: float = LEVEL) -> Paired:
+    """Compare two samples taken on the same seeds (`a[i]` and `b[i]` share seed i)."""
+    if len(a) != len(b):
+        raise ValueError("a paired test needs one value of each sample per seed")
+    differences = [x - y for x, y in zip(a, b, strict=True)]
+    interval = mean_interval(differences, level)
+    if interval.n < 2:
+        return Paired(interval, None, None)
+    if interval.sd == 0.0:
+        p = 1.0 if interval.mean == 0.0 else 0.0
+        t = 0.0 if interval.mean == 0.0 else math.copysign(math.inf, interval.mean)
+        return Paired(interval, t, p)
+    t = interval.mean / (interval.sd / math.sqrt(interval.n))
+    return Paired(interval, t, t_sf2(t, interval.n - 1))
