@@ -52,6 +52,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a deliberate deviation (for testing probes): register-200, "
         "no-expires-in, exp-mismatch, accept-expired",
     )
+    parser.add_argument(
+        "--header-timeout",
+        type=float,
+        help="seconds a client may take to send a request head (default 10)",
+    )
+    parser.add_argument(
+        "--body-timeout",
+        type=float,
+        help="seconds a client may take to send a request body (default 10)",
+    )
     parser.add_argument("--seed", type=int, help="seed of the TTL jitter and fault draws")
     parser.add_argument("--out", type=Path, help="run folder (default results/mock-<UTC time>)")
 
@@ -64,11 +74,14 @@ def build(args: argparse.Namespace) -> tuple[Any, Any, str, Path]:
     if args.profile:
         overrides["profile"] = args.profile
     if args.ttl is not None:
-        if args.ttl < 1:
-            raise UsageError("--ttl must be at least 1 second")
+        if not 1 <= args.ttl <= 366 * 24 * 3600:
+            raise UsageError("--ttl must be between 1 second and a year")
         overrides["ttl"] = args.ttl
     if args.quirk:
         overrides["quirks"] = frozenset(args.quirk)
+    for name in ("header_timeout", "body_timeout"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
     software_ids = [DEFAULT_SOFTWARE_ID]
     try:
         if args.scenario is not None:

@@ -23,14 +23,14 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import secrets
 from typing import Any
-from urllib.parse import parse_qsl, unquote_plus, urlsplit
+from urllib.parse import parse_qsl, unquote_plus
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from loadtests.mockserver.bodies import BadInput, parse_json_object, split_url
 from loadtests.mockserver.gate import BODY_KEY
 from loadtests.mockserver.responses import NO_STORE, json_response, oauth_error
 from loadtests.mockserver.state import MockState
@@ -39,6 +39,7 @@ from loadtests.mockserver.store import Client
 
 _DUMMY_DIGEST = hashlib.sha256(b"no such client").digest()
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+MAX_REDIRECT_URIS = 16
 
 
 def _media_type(request: Request) -> str:
@@ -63,11 +64,9 @@ class DcrRoutes:
         if _media_type(request) != "application/json":
             return _bad("invalid_request", "The content type must be application/json.")
         try:
-            body = json.loads(request.scope[BODY_KEY])
-        except (ValueError, UnicodeDecodeError):
-            return _bad("invalid_request", "The body is not valid JSON.")
-        if not isinstance(body, dict):
-            return _bad("invalid_request", "The body must be a JSON object.")
+            body = parse_json_object(request.scope[BODY_KEY])
+        except BadInput as error:
+            return _bad("invalid_request", str(error))
         statement = body.get("software_statement")
         if not isinstance(statement, str) or not statement:
             return _bad("invalid_request", "software_statement is required.")
@@ -126,11 +125,15 @@ class DcrRoutes:
             given = [body["redirect_uri"]]
         if not isinstance(given, list):
             return None
+        if len(given) > MAX_REDIRECT_URIS:
+            return None
         for uri in given:
             if not isinstance(uri, str):
                 return None
-            parts = urlsplit(uri)
-            if not parts.scheme or (parts.scheme in ("http", "https") and not parts.netloc):
+            parts = split_url(uri)
+            if parts is None or not parts.scheme:
+                return None
+            if parts.scheme in ("http", "https") and not parts.netloc:
                 return None
             if parts.fragment:
                 return None

@@ -5,14 +5,16 @@ every request and the token route must stay cheap. In order:
 
 1. count the answer by route and status (for ``/admin/stats``);
 2. headers larger than ``max_header_bytes`` in total: 431;
-3. a body larger than ``max_body_bytes`` (declared or streamed): 413. The body is read
-   here, once, and handed to the route in ``scope["dcrload.body"]``;
+3. a body larger than ``max_body_bytes`` (declared or streamed): 413; a body that has not
+   fully arrived ``body_timeout`` seconds after the head: 408 and the connection closed.
+   The body is read here, once, and handed to the route in ``scope["dcrload.body"]``;
 4. on the DCR and API routes only: the per-device throttle (429), then the faults — the
    order of `dcrload.core.semantics`, which the simulated server follows too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from typing import Any
@@ -26,6 +28,7 @@ from loadtests.mockserver.throttle import device_key
 
 BODY_KEY = "dcrload.body"
 GATED = frozenset({"register", "token", "api"})
+CLOSE = [(b"connection", b"close")]
 
 
 def classify(state: MockState, path: str) -> str:
@@ -84,7 +87,13 @@ class Gate:
             )
             return
         headers = dict(raw_headers)
-        body = await self._read_body(headers, receive, settings.max_body_bytes)
+        try:
+            async with asyncio.timeout(settings.body_timeout):
+                body = await self._read_body(headers, receive, settings.max_body_bytes)
+        except TimeoutError:
+            message = "The request body did not arrive in time."
+            await send_json(counted, 408, error_body(route, 408, "invalid_request", message), CLOSE)
+            return
         if body is None:
             await send_json(
                 counted, 413, error_body(route, 413, "invalid_request", "Request body too large.")

@@ -7,6 +7,7 @@ live in `loadtests.mockserver.state.MockState` afterwards.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +53,8 @@ class MockSettings:
     statement_typ: str = STATEMENT_TYP
     max_body_bytes: int = 16 * 1024
     max_header_bytes: int = 8 * 1024
+    header_timeout: float = 10.0  # seconds a connection may take to send a request head
+    body_timeout: float = 10.0  # seconds a request may take to send its body
     max_hang: float = 60.0  # an outage in "hang" mode holds a request at most this long
     quirks: frozenset[str] = frozenset()
     seed: int | None = None
@@ -61,10 +64,13 @@ class MockSettings:
             raise ValueError(f"profile {self.profile!r} is not one of {', '.join(PROFILES)}")
         if self.token_alg not in TOKEN_ALGORITHMS:
             raise ValueError(f"token algorithm {self.token_alg!r} not in {TOKEN_ALGORITHMS}")
-        if self.ttl <= 0:
-            raise ValueError("ttl must be positive")
+        if not (math.isfinite(self.ttl) and self.ttl > 0):
+            raise ValueError("ttl must be a positive number of seconds")
         if not 0 <= self.ttl_jitter < 1:
             raise ValueError("ttl_jitter must be in [0, 1)")
+        for name in ("header_timeout", "body_timeout"):
+            if not 0 < getattr(self, name) <= 3600:
+                raise ValueError(f"{name} must be in (0, 3600] seconds")
         unknown = set(self.quirks) - QUIRKS
         if unknown:
             raise ValueError(f"unknown quirk(s): {', '.join(sorted(unknown))}")

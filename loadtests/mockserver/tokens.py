@@ -21,6 +21,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from loadtests.mockserver.bodies import BadInput, jwt_header, numeric_date
+from loadtests.mockserver.statements import LEEWAY
 from loadtests.mockserver.store import Store
 
 _REMEMBER = 500_000  # tokens remembered before the memo is cleared
@@ -76,14 +78,16 @@ class TokenIssuer:
         issuer: str,
         scopes: tuple[str, ...],
         clock: Callable[[], float],
+        typ: str = "JWT",
     ) -> None:
         self.alg = alg
+        self.typ = typ
         self.issuer = issuer
         self.scopes = list(scopes)
         self.private_key = _load_or_make_key(store, alg)
         self.public_key = self.private_key.public_key()
         self.kid = f"mock-{alg.lower()}"
-        self._headers = {"kid": self.kid}
+        self._headers = {"kid": self.kid, "typ": typ}
         self._clock = clock
         self._known: dict[str, Grant] = {}
 
@@ -120,6 +124,13 @@ class TokenIssuer:
 
     def _verify(self, token: str) -> Grant:
         try:
+            header = jwt_header(token)
+        except BadInput:
+            raise TokenError("invalid_access_token", "The access token is not valid.") from None
+        if header.get("typ") != self.typ:
+            # e.g. a software statement signed with the token key: not an access token
+            raise TokenError("invalid_access_token", "The token is not an access token.")
+        try:
             claims = jwt.decode(
                 token,
                 self.public_key,
@@ -132,10 +143,13 @@ class TokenIssuer:
                     "verify_iat": False,
                 },
             )
-            grant = Grant(str(claims["sub"]), int(claims["iat"]), int(claims["exp"]))
-            nbf = int(claims.get("nbf", grant.issued_at))
-        except (jwt.PyJWTError, ValueError, TypeError):
+            iat, exp, nbf = (numeric_date(claims, name) for name in ("iat", "exp", "nbf"))
+        except (jwt.PyJWTError, BadInput):
             raise TokenError("invalid_access_token", "The access token is not valid.") from None
-        if self._clock() < nbf:
+        assert iat is not None and exp is not None  # required above
+        if not isinstance(claims["sub"], str) or iat > self._clock() + LEEWAY:
+            raise TokenError("invalid_access_token", "The access token is not valid.")
+        grant = Grant(claims["sub"], int(iat), int(exp))
+        if nbf is not None and self._clock() < nbf:
             raise TokenError("invalid_access_token", "The access token is not yet valid.")
         return grant
