@@ -167,9 +167,15 @@ class LiveServer:
     lines: list[str]
 
 
-def start_server(*args: str, timeout: float = 20.0) -> LiveServer:
-    """Start ``python -m loadtests.mockserver --port 0 ARGS`` and wait until it listens."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def start_server(
+    *args: str, timeout: float = 20.0, env: dict[str, str] | None = None
+) -> LiveServer:
+    """Start ``python -m loadtests.mockserver --port 0 ARGS`` and wait until it listens.
+
+    The admin key is `ADMIN_KEY`, given by environment (``DCRLOAD_ADMIN_KEY``) unless
+    `env` or ARGS say otherwise.
+    """
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "DCRLOAD_ADMIN_KEY": ADMIN_KEY, **(env or {})}
     process = subprocess.Popen(
         [sys.executable, "-m", "loadtests.mockserver", "--port", "0", *args],
         cwd=REPO,

@@ -266,8 +266,6 @@ def edge(keys_dir: Path) -> Iterator[LiveServer]:
         str(keys_dir),
         "--db",
         ":memory:",
-        "--admin-key",
-        ADMIN_KEY,
         "--no-throttle",
         "--header-timeout",
         "1",
