@@ -99,6 +99,7 @@ class Mock:
     client: AsgiClient
     state: MockState
     clock: FakeClock
+    app: Any = None  # the ASGI app itself, for tests that drive it with their own scope
 
     def register(self, statement: str, headers: dict[str, str] | None = None, **body: Any):
         path = self.state.paths.register
@@ -134,7 +135,7 @@ def make_mock(keyset: KeySet, throttle: bool | ThrottleSettings = False, **setti
     settings["throttle"] = throttle
     clock = FakeClock()
     app = create_app(MockSettings(**settings), keyset.keys, admin_key=ADMIN_KEY, clock=clock)
-    return Mock(AsgiClient(app), app.state, clock)
+    return Mock(AsgiClient(app), app.state, clock, app)
 
 
 @pytest.fixture

@@ -81,6 +81,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         help="seconds a client may take to send a request body (default 10)",
     )
+    parser.add_argument(
+        "--max-concurrent",
+        type=int,
+        help="requests of one route at work at once before others queue (default 64)",
+    )
+    parser.add_argument(
+        "--queue-deadline",
+        type=float,
+        help="seconds a request may queue before it is shed with Retry-After (default 0.5)",
+    )
+    parser.add_argument(
+        "--shed-status",
+        type=int,
+        choices=(429, 503),
+        help="status of a request shed under overload (default 503)",
+    )
+    parser.add_argument(
+        "--token-memo",
+        type=int,
+        help="access tokens remembered to skip verifying them again (default 16384)",
+    )
     parser.add_argument("--seed", type=int, help="seed of the TTL jitter and fault draws")
     parser.add_argument("--out", type=Path, help="run folder (default results/mock-<UTC time>)")
 
@@ -149,7 +170,14 @@ def build(args: argparse.Namespace) -> tuple[Any, Any, str, Path]:
         overrides["ttl"] = args.ttl
     if args.quirk:
         overrides["quirks"] = frozenset(args.quirk)
-    for name in ("header_timeout", "body_timeout"):
+    for name in (
+        "header_timeout",
+        "body_timeout",
+        "max_concurrent",
+        "queue_deadline",
+        "shed_status",
+        "token_memo",
+    ):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     software_ids = [DEFAULT_SOFTWARE_ID]

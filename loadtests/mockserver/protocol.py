@@ -13,7 +13,9 @@ sending, which the client sees as a connection reset rather than an answer. Here
   is read and dropped for at most `DRAIN_SECONDS` before the connection closes, so that the
   client reads the answer instead of a reset.
 
-The body has its own deadline in `loadtests.mockserver.gate` (408).
+The body has its own deadline in `loadtests.mockserver.gate` (408). Each request's scope
+also gets the loop time its head was read at and a way to ask whether its client has gone,
+for load shedding (`loadtests.mockserver.shed`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from loadtests.mockserver.shed import ARRIVED_KEY, GONE_KEY
 
 DRAIN_SECONDS = 5.0
 
@@ -47,6 +51,7 @@ class MockH11Protocol(H11Protocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._drain_timer: asyncio.TimerHandle | None = None
         self._draining = False
+        self._received_at = self.loop.time()
         super().connection_made(transport)
         self._arm()
 
@@ -62,11 +67,20 @@ class MockH11Protocol(H11Protocol):
     def data_received(self, data: bytes) -> None:
         if self._draining:
             return
+        self._received_at = self.loop.time()
         if self.conn.their_state is h11.IDLE:
             self._arm()  # a new head starts (or goes on): its deadline does not move
         super().data_received(data)
         if self.conn.their_state is not h11.IDLE:
             self._disarm()
+
+    def handle_events(self) -> None:
+        cycle = self.cycle
+        super().handle_events()
+        if self.cycle is not None and self.cycle is not cycle:
+            # a new request: its task is created but has not run yet
+            self.cycle.scope[ARRIVED_KEY] = self._received_at  # type: ignore[literal-required]
+            self.cycle.scope[GONE_KEY] = self.transport.is_closing  # type: ignore[literal-required]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()

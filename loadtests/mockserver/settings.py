@@ -55,6 +55,12 @@ class MockSettings:
     max_header_bytes: int = 8 * 1024
     header_timeout: float = 10.0  # seconds a connection may take to send a request head
     body_timeout: float = 10.0  # seconds a request may take to send its body
+    # Load shedding (loadtests.mockserver.shed), per DCR/API route:
+    max_concurrent: int = 64  # requests of one route at work at once
+    queue_deadline: float = 0.5  # seconds a request may wait before its handling starts
+    shed_status: int = 503  # or 429: the answer to a request shed
+    shed_retry_after: int = 1  # seconds, the Retry-After of that answer
+    token_memo: int = 16_384  # access tokens remembered (LRU) to skip verifying them again
     max_hang: float = 60.0  # an outage in "hang" mode holds a request at most this long
     quirks: frozenset[str] = frozenset()
     seed: int | None = None
@@ -71,6 +77,16 @@ class MockSettings:
         for name in ("header_timeout", "body_timeout"):
             if not 0 < getattr(self, name) <= 3600:
                 raise ValueError(f"{name} must be in (0, 3600] seconds")
+        if not 1 <= self.max_concurrent <= 100_000:
+            raise ValueError("max_concurrent must be in [1, 100000]")
+        if not 0 < self.queue_deadline <= 60:
+            raise ValueError("queue_deadline must be in (0, 60] seconds")
+        if self.shed_status not in (429, 503):
+            raise ValueError("shed_status must be 429 or 503")
+        if not 0 <= self.shed_retry_after <= 3600:
+            raise ValueError("shed_retry_after must be in [0, 3600] seconds")
+        if not 0 <= self.token_memo <= 10_000_000:
+            raise ValueError("token_memo must be in [0, 10000000]")
         unknown = set(self.quirks) - QUIRKS
         if unknown:
             raise ValueError(f"unknown quirk(s): {', '.join(sorted(unknown))}")

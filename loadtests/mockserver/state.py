@@ -39,7 +39,12 @@ class MockState:
         self.clock = clock
         self.rng = random.Random(settings.seed)
         self.issuer = TokenIssuer(
-            self.store, settings.token_alg, settings.issuer, settings.scopes, clock
+            self.store,
+            settings.token_alg,
+            settings.issuer,
+            settings.scopes,
+            clock,
+            memo=settings.token_memo,
         )
         self.stats = Stats()
         self.reset()

@@ -5,14 +5,17 @@ development machine against about 4,600 RS256, so with ES256 the signature is a 
 of a token request. RS256 (what the real service uses) and EdDSA are available by flag.
 The signing key is kept in the store, so tokens stay valid across a restart.
 
-Tokens issued by this process are remembered (a bounded dict), so the API routes check a
-known token with a dict lookup; any other token is verified in full (signature, issuer,
-required claims). Expiry is checked against the injected clock, never pyjwt's own.
+Tokens issued or verified by this process are remembered in a bounded LRU (`TokenMemo`:
+at most ``token_memo`` entries, an expired one dropped when met), so the API routes check a
+known token with a dict lookup and memory stays flat however many tokens are issued; any
+other token is verified in full (header ``typ``, signature, issuer, required claims).
+Expiry is checked against the injected clock, never pyjwt's own.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,8 +27,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from loadtests.mockserver.bodies import BadInput, jwt_header, numeric_date
 from loadtests.mockserver.statements import LEEWAY
 from loadtests.mockserver.store import Store
-
-_REMEMBER = 500_000  # tokens remembered before the memo is cleared
 
 
 class TokenError(Exception):
@@ -68,6 +69,35 @@ def _load_or_make_key(store: Store, alg: str) -> Any:
     return key
 
 
+class TokenMemo:
+    """Grants by token, least recently used first; at most `size` of them (0: none)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._grants: OrderedDict[str, Grant] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._grants)
+
+    def get(self, token: str, now: float) -> Grant | None:
+        grant = self._grants.get(token)
+        if grant is None:
+            return None
+        if now >= grant.expires_at:
+            del self._grants[token]  # verified again (and refused as expired) if it comes back
+            return None
+        self._grants.move_to_end(token)
+        return grant
+
+    def put(self, token: str, grant: Grant) -> None:
+        if self.size <= 0:
+            return
+        self._grants[token] = grant
+        self._grants.move_to_end(token)
+        while len(self._grants) > self.size:
+            self._grants.popitem(last=False)
+
+
 class TokenIssuer:
     """Signs access tokens and verifies bearer tokens presented to the API."""
 
@@ -79,6 +109,7 @@ class TokenIssuer:
         scopes: tuple[str, ...],
         clock: Callable[[], float],
         typ: str = "JWT",
+        memo: int = 16_384,
     ) -> None:
         self.alg = alg
         self.typ = typ
@@ -89,7 +120,7 @@ class TokenIssuer:
         self.kid = f"mock-{alg.lower()}"
         self._headers = {"kid": self.kid, "typ": typ}
         self._clock = clock
-        self._known: dict[str, Grant] = {}
+        self.memo = TokenMemo(memo)
 
     def issue(
         self, client_id: str, lifetime: int, exp_offset: int | None = None
@@ -108,16 +139,17 @@ class TokenIssuer:
             "jti": jti,
         }
         token = jwt.encode(claims, self.private_key, algorithm=self.alg, headers=self._headers)
-        if len(self._known) >= _REMEMBER:
-            self._known.clear()
-        self._known[token] = Grant(client_id, iat, exp)
+        self.memo.put(token, Grant(client_id, iat, exp))
         return token, jti, iat
 
     def check(self, token: str, allow_expired: bool = False) -> Grant:
         """The grant of a valid `token`; raise `TokenError` otherwise."""
-        grant = self._known.get(token)
+        now = self._clock()
+        grant = self.memo.get(token, now)
         if grant is None:
             grant = self._verify(token)
+            if now < grant.expires_at:
+                self.memo.put(token, grant)
         if not allow_expired and self._clock() >= grant.expires_at:
             raise TokenError("expired_access_token", "The access token has expired.")
         return grant
