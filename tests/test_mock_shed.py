@@ -245,7 +245,7 @@ def test_overload_smoke_sheds_keeps_admitted_latency_bounded_and_survives(
     )
     assert result.returncode == 0, result.stderr[-2000:]
     figures = json.loads(out.read_text())
-    assert figures["offered_rps"] > 2.5 * figures["capacity_rps"]
+    assert figures["offered_rps"] > 4 * figures["capacity_rps"]
     assert figures["statuses"].get("503", 0) > 0 and figures["server"]["shed"] > 0
     assert figures["admitted"] > 0
     assert figures["admitted_latency_s"]["p99"] < 5.0  # generous: the deadline is 0.1 s

@@ -102,6 +102,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         help="access tokens remembered to skip verifying them again (default 16384)",
     )
+    parser.add_argument(
+        "--issuer",
+        help="the issuer of access tokens (default: the base URL in the rfc7591 profile, "
+        "dcrload-mock in adobe-pass)",
+    )
+    parser.add_argument(
+        "--open-registration",
+        action="store_true",
+        help="rfc7591: let a client register without a software statement",
+    )
     parser.add_argument("--seed", type=int, help="seed of the TTL jitter and fault draws")
     parser.add_argument("--out", type=Path, help="run folder (default results/mock-<UTC time>)")
 
@@ -170,6 +180,10 @@ def build(args: argparse.Namespace) -> tuple[Any, Any, str, Path]:
         overrides["ttl"] = args.ttl
     if args.quirk:
         overrides["quirks"] = frozenset(args.quirk)
+    if args.open_registration:
+        overrides["open_registration"] = True
+    if args.issuer:
+        overrides["issuer"] = args.issuer
     for name in (
         "header_timeout",
         "body_timeout",
@@ -224,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
     settings, keys, db, keys_dir = build(args)
 
     from loadtests.mockserver.app import create_app
-    from loadtests.mockserver.serve import bind, serve
+    from loadtests.mockserver.serve import base_url, bind, serve
     from loadtests.mockserver.store import Store
 
     try:
@@ -241,6 +255,8 @@ def run(args: argparse.Namespace) -> int:
     except Exception as error:  # sqlite3 errors: a bad path, a file that is not a database
         sock.close()
         raise UsageError(f"--db {db}: {error}") from None
+    if settings.profile == "rfc7591" and not args.issuer:
+        settings.issuer = base_url(sock)  # RFC 8414 and RFC 9068: the issuer is a URL
     app = create_app(settings, keys, store, key)
     statements = ", ".join(sorted(p.name for p in keys_dir.glob("*.jwt")))
     print(

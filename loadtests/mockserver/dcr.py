@@ -6,11 +6,17 @@ token route answers 201 with ``access_token``, ``token_type`` ("bearer"), ``expi
 (seconds), ``created_at`` (milliseconds) and ``id``. ``X-Device-Info`` is required on both.
 Every token error is a 400.
 
+The adobe-pass token answer's 201 is what the real service sends, but RFC 6749 section
+5.1 says 200: standards-strict clients refuse it (oauth4webapi and openid-client fail with
+"unexpected HTTP status code"). Use the rfc7591 profile for such clients.
+
 ``rfc7591``: register takes client metadata and answers 201 with the metadata echoed and
-``client_secret_expires_at: 0``; the token route answers 200 (RFC 6749) with
-``access_token``, ``token_type`` ("Bearer"), ``expires_in``, ``scope``; ``invalid_client``
-is a 401. Clients authenticate with the method they registered (``client_secret_basic``
-by default, as RFC 7591 says).
+``client_secret_expires_at: 0``; with the ``open_registration`` setting a body without a
+``software_statement`` registers too (one that has a statement must still pass it). The
+token route answers 200 (RFC 6749) with ``access_token`` (an RFC 9068 JWT),
+``token_type`` ("Bearer"), ``expires_in``, ``scope``; ``invalid_client`` is a 401.
+Clients authenticate with the method they registered (``client_secret_basic`` by default,
+as RFC 7591 says).
 
 Either route accepts credentials in the form (``client_secret_post``) or in a Basic header,
 never both. An unknown client and a wrong secret get byte-identical answers, and a digest is
@@ -68,7 +74,8 @@ class DcrRoutes:
         except BadInput as error:
             return _bad("invalid_request", str(error))
         statement = body.get("software_statement")
-        if not isinstance(statement, str) or not statement:
+        open_registration = state.settings.open_registration and statement is None
+        if not open_registration and (not isinstance(statement, str) or not statement):
             return _bad("invalid_request", "software_statement is required.")
         redirect_uris = self._redirect_uris(body)
         if redirect_uris is None:
@@ -78,16 +85,18 @@ class DcrRoutes:
             error = self._client_metadata(body, metadata)
             if error is not None:
                 return error
-        try:
-            claims = verify_statement(
-                statement,
-                state.keys,
-                state.settings.statement_typ,
-                state.store.revoked,
-                state.clock,
-            )
-        except StatementError as refused:
-            return _bad(refused.code, refused.description)
+        claims: dict[str, Any] = {"software_id": ""}  # open registration: nothing to revoke
+        if not open_registration:
+            try:
+                claims = verify_statement(
+                    statement,
+                    state.keys,
+                    state.settings.statement_typ,
+                    state.store.revoked,
+                    state.clock,
+                )
+            except StatementError as refused:
+                return _bad(refused.code, refused.description)
 
         secret = secrets.token_urlsafe(32)  # 256 bits
         now = int(state.clock())
@@ -112,7 +121,8 @@ class DcrRoutes:
         else:
             answer.update(metadata)
             answer["client_secret_expires_at"] = 0
-            answer["software_id"] = claims["software_id"]
+            if claims["software_id"]:
+                answer["software_id"] = claims["software_id"]
             if "software_version" in claims:
                 answer["software_version"] = claims["software_version"]
         status = 200 if "register-200" in state.quirks else 201

@@ -48,6 +48,8 @@ def classify(state: MockState, path: str) -> str:
         return "admin"
     if path in ("/healthz", "/openapi.json"):
         return path.lstrip("/")
+    if path.startswith("/.well-known/"):
+        return "well-known"
     return "other"
 
 

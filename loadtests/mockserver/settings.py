@@ -46,7 +46,9 @@ class MockSettings:
     ttl_jitter: float = 0.0  # each token lives ttl * (1 - U(0, ttl_jitter)), as in the scenario
     throttle: ThrottleSettings = field(default_factory=ThrottleSettings)
     token_alg: str = "ES256"
-    issuer: str = "dcrload-mock"
+    issuer: str = "dcrload-mock"  # `dcrload mock` makes it the base URL in the rfc7591 profile
+    audience: str | None = None  # rfc7591: tokens' aud; None: the issuer + api_prefix
+    open_registration: bool = False  # rfc7591: register without a software statement
     scopes: tuple[str, ...] = ("api:client:v2",)
     service_providers: tuple[str, ...] = ()  # empty: any service provider id
     mvpds: tuple[str, ...] = ("Cablevision", "Comcast_SSO", "DTV", "Spectrum")
@@ -87,6 +89,8 @@ class MockSettings:
             raise ValueError("shed_retry_after must be in [0, 3600] seconds")
         if not 0 <= self.token_memo <= 10_000_000:
             raise ValueError("token_memo must be in [0, 10000000]")
+        if self.open_registration and self.profile != "rfc7591":
+            raise ValueError("open registration is for the rfc7591 profile only")
         unknown = set(self.quirks) - QUIRKS
         if unknown:
             raise ValueError(f"unknown quirk(s): {', '.join(sorted(unknown))}")
@@ -97,6 +101,13 @@ class MockSettings:
     def resolved_paths(self) -> Paths:
         assert self.paths is not None
         return self.paths
+
+    @property
+    def token_audience(self) -> str | None:
+        """The ``aud`` of RFC 9068 access tokens (rfc7591 profile), None in adobe-pass."""
+        if self.profile != "rfc7591":
+            return None
+        return self.audience or self.issuer.rstrip("/") + self.resolved_paths.api_prefix
 
 
 def settings_from_scenario(scenario: Any, **overrides: Any) -> MockSettings:

@@ -44,6 +44,7 @@ class MockState:
             settings.issuer,
             settings.scopes,
             clock,
+            audience=settings.token_audience,
             memo=settings.token_memo,
         )
         self.stats = Stats()

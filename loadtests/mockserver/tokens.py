@@ -1,5 +1,13 @@
 """Access tokens: signed JWTs the mock issues and later checks on the API routes.
 
+In the rfc7591 profile they are RFC 9068 JWT access tokens: header ``typ: at+jwt`` and
+the claims ``iss``, ``sub`` (the client: a client-credentials grant has no user),
+``aud``, ``client_id``, ``scope`` (space-separated), ``iat``, ``nbf``, ``exp``, ``jti``;
+the API checks ``typ`` and ``aud``. In the adobe-pass profile: ``typ: JWT`` with ``iss``,
+``sub``, ``iat``, ``nbf``, ``exp``, ``scopes`` (a list), ``jti``. Either way the header's
+``kid`` is the RFC 7638 thumbprint of the key (`loadtests.mockserver.jwks`), and a token of
+any other ``typ`` (a software statement signed with the same key, say) is refused.
+
 ES256 is the default: pyjwt signs about 37,000 ES256 tokens per second per core on the
 development machine against about 4,600 RS256, so with ES256 the signature is a small part
 of a token request. RS256 (what the real service uses) and EdDSA are available by flag.
@@ -25,8 +33,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from loadtests.mockserver.bodies import BadInput, jwt_header, numeric_date
+from loadtests.mockserver.jwks import public_jwk
 from loadtests.mockserver.statements import LEEWAY
 from loadtests.mockserver.store import Store
+
+AT_JWT = "at+jwt"
+"""The ``typ`` of an RFC 9068 access token (``application/at+jwt`` is accepted too)."""
+REQUIRED = ["iss", "sub", "iat", "exp"]
+REQUIRED_9068 = ["iss", "sub", "aud", "client_id", "iat", "exp", "jti"]
 
 
 class TokenError(Exception):
@@ -108,19 +122,22 @@ class TokenIssuer:
         issuer: str,
         scopes: tuple[str, ...],
         clock: Callable[[], float],
-        typ: str = "JWT",
+        audience: str | None = None,
         memo: int = 16_384,
     ) -> None:
         self.alg = alg
-        self.typ = typ
+        self.audience = audience
+        self.typ = AT_JWT if audience is not None else "JWT"
         self.issuer = issuer
         self.scopes = list(scopes)
         self.private_key = _load_or_make_key(store, alg)
         self.public_key = self.private_key.public_key()
-        self.kid = f"mock-{alg.lower()}"
-        self._headers = {"kid": self.kid, "typ": typ}
+        self.jwk = public_jwk(self.public_key, alg)
+        self.kid = self.jwk["kid"]
+        self._headers = {"kid": self.kid, "typ": self.typ}
         self._clock = clock
         self.memo = TokenMemo(memo)
+        self._typ_aliases = ("application/at+jwt",) if audience is not None else ()
 
     def issue(
         self, client_id: str, lifetime: int, exp_offset: int | None = None
@@ -129,15 +146,18 @@ class TokenIssuer:
         iat = int(self._clock())
         exp = iat + (lifetime if exp_offset is None else exp_offset)
         jti = secrets.token_hex(12)
-        claims = {
+        claims: dict[str, Any] = {
             "iss": self.issuer,
             "sub": client_id,
             "iat": iat,
             "nbf": iat,
             "exp": exp,
-            "scopes": self.scopes,
             "jti": jti,
         }
+        if self.audience is None:
+            claims["scopes"] = self.scopes
+        else:  # RFC 9068 section 2.2
+            claims.update(aud=self.audience, client_id=client_id, scope=" ".join(self.scopes))
         token = jwt.encode(claims, self.private_key, algorithm=self.alg, headers=self._headers)
         self.memo.put(token, Grant(client_id, iat, exp))
         return token, jti, iat
@@ -159,7 +179,8 @@ class TokenIssuer:
             header = jwt_header(token)
         except BadInput:
             raise TokenError("invalid_access_token", "The access token is not valid.") from None
-        if header.get("typ") != self.typ:
+        typ = header.get("typ")
+        if not isinstance(typ, str) or typ.lower() not in (self.typ.lower(), *self._typ_aliases):
             # e.g. a software statement signed with the token key: not an access token
             raise TokenError("invalid_access_token", "The token is not an access token.")
         try:
@@ -168,8 +189,10 @@ class TokenIssuer:
                 self.public_key,
                 algorithms=[self.alg],
                 issuer=self.issuer,
+                audience=self.audience,
                 options={
-                    "require": ["iss", "sub", "iat", "exp"],
+                    "require": REQUIRED_9068 if self.audience is not None else REQUIRED,
+                    "verify_aud": self.audience is not None,
                     "verify_exp": False,
                     "verify_nbf": False,
                     "verify_iat": False,
@@ -179,7 +202,11 @@ class TokenIssuer:
         except (jwt.PyJWTError, BadInput):
             raise TokenError("invalid_access_token", "The access token is not valid.") from None
         assert iat is not None and exp is not None  # required above
-        if not isinstance(claims["sub"], str) or iat > self._clock() + LEEWAY:
+        if (
+            not isinstance(claims["sub"], str)
+            or iat > self._clock() + LEEWAY
+            or (self.audience is not None and claims["client_id"] != claims["sub"])
+        ):
             raise TokenError("invalid_access_token", "The access token is not valid.")
         grant = Grant(claims["sub"], int(iat), int(exp))
         if nbf is not None and self._clock() < nbf:
