@@ -99,6 +99,7 @@ class Mock:
     client: AsgiClient
     state: MockState
     clock: FakeClock
+    app: Any = None  # the ASGI app itself, for tests that drive it with their own scope
 
     def register(self, statement: str, headers: dict[str, str] | None = None, **body: Any):
         path = self.state.paths.register
@@ -134,7 +135,7 @@ def make_mock(keyset: KeySet, throttle: bool | ThrottleSettings = False, **setti
     settings["throttle"] = throttle
     clock = FakeClock()
     app = create_app(MockSettings(**settings), keyset.keys, admin_key=ADMIN_KEY, clock=clock)
-    return Mock(AsgiClient(app), app.state, clock)
+    return Mock(AsgiClient(app), app.state, clock, app)
 
 
 @pytest.fixture
@@ -167,9 +168,15 @@ class LiveServer:
     lines: list[str]
 
 
-def start_server(*args: str, timeout: float = 20.0) -> LiveServer:
-    """Start ``python -m loadtests.mockserver --port 0 ARGS`` and wait until it listens."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def start_server(
+    *args: str, timeout: float = 20.0, env: dict[str, str] | None = None
+) -> LiveServer:
+    """Start ``python -m loadtests.mockserver --port 0 ARGS`` and wait until it listens.
+
+    The admin key is `ADMIN_KEY`, given by environment (``DCRLOAD_ADMIN_KEY``) unless
+    `env` or ARGS say otherwise.
+    """
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "DCRLOAD_ADMIN_KEY": ADMIN_KEY, **(env or {})}
     process = subprocess.Popen(
         [sys.executable, "-m", "loadtests.mockserver", "--port", "0", *args],
         cwd=REPO,

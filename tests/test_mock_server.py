@@ -17,7 +17,7 @@ from mock_fixtures import ADMIN_KEY, DEVICE, REPO, LiveServer, keys_dir, start_s
 @pytest.fixture(scope="module")
 def live(keys_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     db = tmp_path_factory.mktemp("live") / "mock.sqlite3"
-    server = start_server("--keys", str(keys_dir), "--db", str(db), "--admin-key", ADMIN_KEY)
+    server = start_server("--keys", str(keys_dir), "--db", str(db))
     yield server
     assert stop_server(server.process) == 0
 
@@ -31,8 +31,6 @@ def live_rfc(keys_dir: Path) -> Iterator[LiveServer]:
         ":memory:",
         "--profile",
         "rfc7591",
-        "--admin-key",
-        ADMIN_KEY,
         "--no-throttle",
     )
     yield server
@@ -61,7 +59,8 @@ def _lifecycle(url: str, statement: str, headers: dict[str, str]) -> dict[str, h
 
 def test_printed_lines(live: LiveServer) -> None:
     text = "\n".join(live.lines)
-    assert f"admin key {ADMIN_KEY}" in text
+    assert "admin key from $DCRLOAD_ADMIN_KEY" in text
+    assert ADMIN_KEY not in text
     assert "statements in" in text and "dcrload-demo.jwt" in text
     assert urlsplit(live.url).hostname == "127.0.0.1"
 
@@ -134,7 +133,7 @@ def test_body_over_limit_over_a_socket(live: LiveServer) -> None:
 
 def test_restart_keeps_clients_profiles_and_the_token_key(keys_dir: Path, tmp_path: Path) -> None:
     db = str(tmp_path / "mock.sqlite3")
-    args = ("--keys", str(keys_dir), "--db", db, "--admin-key", ADMIN_KEY, "--no-throttle")
+    args = ("--keys", str(keys_dir), "--db", db, "--no-throttle")
     statement = (keys_dir / "dcrload-demo.jwt").read_text().strip()
     first = start_server(*args)
     try:

@@ -116,10 +116,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 class MockProcess:
-    """`dcrload mock` on a free loopback port; `url` once it answers /healthz."""
+    """`dcrload mock` on a free loopback port; `url` once it answers /healthz.
 
-    def __init__(self, args: list[str], log_path: Path) -> None:
+    The admin key goes to the mock in its environment (``DCRLOAD_ADMIN_KEY``), never on
+    its command line, where every user of the machine could read it in ``ps``: `admin_key`,
+    or an ``--admin-key`` found in `args`, is moved there. The mock never prints it, so
+    `log_path` holds no secret either.
+    """
+
+    ADMIN_KEY_ENV = "DCRLOAD_ADMIN_KEY"
+
+    def __init__(self, args: list[str], log_path: Path, admin_key: str = "") -> None:
+        args, admin_key = self._take_admin_key(args, admin_key)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if admin_key:
+            env[self.ADMIN_KEY_ENV] = admin_key
         self.log_path = log_path
         self.lines: list[str] = []
         self.process: subprocess.Popen[str] | None = subprocess.Popen(
@@ -132,6 +143,20 @@ class MockProcess:
         self._found = threading.Event()
         self.url = ""
         threading.Thread(target=self._read, daemon=True).start()
+
+    @staticmethod
+    def _take_admin_key(args: list[str], admin_key: str) -> tuple[list[str], str]:
+        """(`args` without any ``--admin-key``, the key to pass by environment)."""
+        rest: list[str] = []
+        items = iter(args)
+        for item in items:
+            if item == "--admin-key":
+                admin_key = admin_key or next(items, "")
+            elif item.startswith("--admin-key="):
+                admin_key = admin_key or item.partition("=")[2]
+            else:
+                rest.append(item)
+        return rest, admin_key
 
     def _read(self) -> None:
         assert self.process is not None and self.process.stdout is not None

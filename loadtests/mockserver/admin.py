@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
-import json
 import math
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -34,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from loadtests.mockserver.bodies import BadInput, parse_json_object
 from loadtests.mockserver.faults import OUTAGE_MODES, FaultError, Outage, parse_latency
 from loadtests.mockserver.gate import BODY_KEY
 from loadtests.mockserver.responses import json_response
@@ -47,16 +47,29 @@ class BadAdminRequest(ValueError):
     pass
 
 
+MAX_SECONDS = 366 * 24 * 3600.0
+"""The longest TTL or outage the admin API takes (a year): anything longer is a typo."""
+MAX_RATE = 1e6  # throttle tokens per second
+MAX_BURST = 1_000_000  # throttle bucket size
+ERROR_STATUSES = (500, 502, 503, 504)
+
+
 def _number(
     body: dict[str, Any],
     name: str,
     default: float | None = None,
     low: float = 0.0,
-    high: float = math.inf,
+    high: float = MAX_SECONDS,
 ) -> float:
+    """A finite JSON number in [low, high] (booleans and strings refused)."""
     value = body.get(name, default)
-    if not isinstance(value, int | float) or isinstance(value, bool) or not low <= value <= high:
-        raise BadAdminRequest(f"{name} must be a number in [{low}, {high}]")
+    if (
+        not isinstance(value, int | float)
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or not low <= value <= high
+    ):
+        raise BadAdminRequest(f"{name} must be a number in [{low:g}, {high:g}]")
     return float(value)
 
 
@@ -91,15 +104,13 @@ class AdminRoutes:
                 given = token.strip()
             if not given or not hmac.compare_digest(given.encode(), expected):
                 return json_response(401, {"error": "admin key required"})
-            body: Any = {}
+            body: dict[str, Any] = {}
             raw = request.scope.get(BODY_KEY, b"")
             if raw.strip():
                 try:
-                    body = json.loads(raw)
-                except (ValueError, UnicodeDecodeError):
-                    return json_response(400, {"error": "body is not valid JSON"})
-            if not isinstance(body, dict):
-                return json_response(400, {"error": "body must be a JSON object"})
+                    body = parse_json_object(raw)
+                except BadInput as error:
+                    return json_response(400, {"error": str(error)})
             try:
                 return handler(request, body)
             except (BadAdminRequest, FaultError) as error:
@@ -173,8 +184,8 @@ class AdminRoutes:
         faults = self.state.faults
         rate = _number(body, "rate", None, 0.0, 1.0)
         status = body.get("status", 503)
-        if status not in (500, 502, 503, 504):
-            raise BadAdminRequest("status must be 500, 502, 503 or 504")
+        if type(status) is not int or status not in ERROR_STATUSES:  # 503.0 is refused too
+            raise BadAdminRequest("status must be the integer 500, 502, 503 or 504")
         faults.error_rate, faults.error_status = rate, status
         return json_response(200, {"rate": rate, "status": status})
 
@@ -191,15 +202,21 @@ class AdminRoutes:
         retry_after = body.get("retry_after", current.retry_after)
         if not isinstance(enabled, bool) or not isinstance(retry_after, bool):
             raise BadAdminRequest("enabled and retry_after must be true or false")
-        rate = _number(body, "rate", current.rate, 1e-6)
-        burst = _number(body, "burst", current.burst, 1.0)
+        rate = _number(body, "rate", current.rate, 1e-6, MAX_RATE)
+        burst = _number(body, "burst", current.burst, 1.0, MAX_BURST)
+        if not burst.is_integer():
+            raise BadAdminRequest("burst must be a whole number")
         new = ThrottleSettings(enabled, rate, int(burst), retry_after)
         self.state.set_throttle(new)
         return json_response(200, dataclasses.asdict(new))
 
     def quirks(self, request: Request, body: dict[str, Any]) -> Response:
         quirks = body.get("quirks", [])
-        if not isinstance(quirks, list) or not set(quirks) <= QUIRKS:
+        if (
+            not isinstance(quirks, list)
+            or not all(isinstance(q, str) for q in quirks)
+            or not set(quirks) <= QUIRKS
+        ):
             raise BadAdminRequest(f"quirks must be a list drawn from {sorted(QUIRKS)}")
         self.state.quirks = set(quirks)
         return json_response(200, {"quirks": sorted(self.state.quirks)})

@@ -20,13 +20,13 @@ refreshes, is refused with ``unauthorized_client`` and is blocked), 400 ``invali
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from loadtests.mockserver.bodies import BadInput, parse_json
 from loadtests.mockserver.gate import BODY_KEY
 from loadtests.mockserver.responses import api_error, json_response
 from loadtests.mockserver.state import MockState
@@ -135,8 +135,8 @@ class ApiRoutes:
         if request.method == "GET" or not body:
             return request.query_params.getlist("resources") or ["default"]
         try:
-            data: Any = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+            data: Any = parse_json(body)
+        except BadInput:
             return None
         resources = data.get("resources", ["default"]) if isinstance(data, dict) else None
         if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):

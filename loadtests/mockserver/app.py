@@ -13,6 +13,11 @@ from starlette.routing import Route
 from loadtests.mockserver.admin import AdminRoutes
 from loadtests.mockserver.api import ApiRoutes
 from loadtests.mockserver.dcr import DcrRoutes
+from loadtests.mockserver.discovery import (
+    JWKS_PATH,
+    METADATA_PATH,
+    authorization_server_metadata,
+)
 from loadtests.mockserver.gate import Gate
 from loadtests.mockserver.openapi import build_openapi
 from loadtests.mockserver.responses import json_response
@@ -43,6 +48,14 @@ def create_app(
     async def openapi_json(request: Request) -> Response:
         return json_response(200, openapi)
 
+    jwks = {"keys": [state.issuer.jwk]}
+
+    async def jwks_json(request: Request) -> Response:
+        return json_response(200, jwks, {"Cache-Control": "max-age=300"})
+
+    async def metadata(request: Request) -> Response:
+        return json_response(200, authorization_server_metadata(settings, str(request.base_url)))
+
     routes = [
         Route(paths.register, dcr.register, methods=["POST"]),
         Route(paths.token, dcr.token, methods=["POST"]),
@@ -52,7 +65,10 @@ def create_app(
         Route(f"{prefix}/decisions/authorize/{{mvpd}}", api.authorize, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
+        Route(JWKS_PATH, jwks_json, methods=["GET"]),
         *AdminRoutes(state).routes(),
     ]
+    if settings.profile == "rfc7591":
+        routes.append(Route(METADATA_PATH, metadata, methods=["GET"]))
     gate = Gate(Starlette(routes=routes), state)
     return gate

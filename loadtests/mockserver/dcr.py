@@ -6,11 +6,17 @@ token route answers 201 with ``access_token``, ``token_type`` ("bearer"), ``expi
 (seconds), ``created_at`` (milliseconds) and ``id``. ``X-Device-Info`` is required on both.
 Every token error is a 400.
 
+The adobe-pass token answer's 201 is what the real service sends, but RFC 6749 section
+5.1 says 200: standards-strict clients refuse it (oauth4webapi and openid-client fail with
+"unexpected HTTP status code"). Use the rfc7591 profile for such clients.
+
 ``rfc7591``: register takes client metadata and answers 201 with the metadata echoed and
-``client_secret_expires_at: 0``; the token route answers 200 (RFC 6749) with
-``access_token``, ``token_type`` ("Bearer"), ``expires_in``, ``scope``; ``invalid_client``
-is a 401. Clients authenticate with the method they registered (``client_secret_basic``
-by default, as RFC 7591 says).
+``client_secret_expires_at: 0``; with the ``open_registration`` setting a body without a
+``software_statement`` registers too (one that has a statement must still pass it). The
+token route answers 200 (RFC 6749) with ``access_token`` (an RFC 9068 JWT),
+``token_type`` ("Bearer"), ``expires_in``, ``scope``; ``invalid_client`` is a 401.
+Clients authenticate with the method they registered (``client_secret_basic`` by default,
+as RFC 7591 says).
 
 Either route accepts credentials in the form (``client_secret_post``) or in a Basic header,
 never both. An unknown client and a wrong secret get byte-identical answers, and a digest is
@@ -23,14 +29,14 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import secrets
 from typing import Any
-from urllib.parse import parse_qsl, unquote_plus, urlsplit
+from urllib.parse import parse_qsl, unquote_plus
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from loadtests.mockserver.bodies import BadInput, parse_json_object, split_url
 from loadtests.mockserver.gate import BODY_KEY
 from loadtests.mockserver.responses import NO_STORE, json_response, oauth_error
 from loadtests.mockserver.state import MockState
@@ -39,6 +45,7 @@ from loadtests.mockserver.store import Client
 
 _DUMMY_DIGEST = hashlib.sha256(b"no such client").digest()
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+MAX_REDIRECT_URIS = 16
 
 
 def _media_type(request: Request) -> str:
@@ -63,13 +70,12 @@ class DcrRoutes:
         if _media_type(request) != "application/json":
             return _bad("invalid_request", "The content type must be application/json.")
         try:
-            body = json.loads(request.scope[BODY_KEY])
-        except (ValueError, UnicodeDecodeError):
-            return _bad("invalid_request", "The body is not valid JSON.")
-        if not isinstance(body, dict):
-            return _bad("invalid_request", "The body must be a JSON object.")
+            body = parse_json_object(request.scope[BODY_KEY])
+        except BadInput as error:
+            return _bad("invalid_request", str(error))
         statement = body.get("software_statement")
-        if not isinstance(statement, str) or not statement:
+        open_registration = state.settings.open_registration and statement is None
+        if not open_registration and (not isinstance(statement, str) or not statement):
             return _bad("invalid_request", "software_statement is required.")
         redirect_uris = self._redirect_uris(body)
         if redirect_uris is None:
@@ -79,16 +85,18 @@ class DcrRoutes:
             error = self._client_metadata(body, metadata)
             if error is not None:
                 return error
-        try:
-            claims = verify_statement(
-                statement,
-                state.keys,
-                state.settings.statement_typ,
-                state.store.revoked,
-                state.clock,
-            )
-        except StatementError as refused:
-            return _bad(refused.code, refused.description)
+        claims: dict[str, Any] = {"software_id": ""}  # open registration: nothing to revoke
+        if not open_registration:
+            try:
+                claims = verify_statement(
+                    statement,
+                    state.keys,
+                    state.settings.statement_typ,
+                    state.store.revoked,
+                    state.clock,
+                )
+            except StatementError as refused:
+                return _bad(refused.code, refused.description)
 
         secret = secrets.token_urlsafe(32)  # 256 bits
         now = int(state.clock())
@@ -113,7 +121,8 @@ class DcrRoutes:
         else:
             answer.update(metadata)
             answer["client_secret_expires_at"] = 0
-            answer["software_id"] = claims["software_id"]
+            if claims["software_id"]:
+                answer["software_id"] = claims["software_id"]
             if "software_version" in claims:
                 answer["software_version"] = claims["software_version"]
         status = 200 if "register-200" in state.quirks else 201
@@ -126,11 +135,15 @@ class DcrRoutes:
             given = [body["redirect_uri"]]
         if not isinstance(given, list):
             return None
+        if len(given) > MAX_REDIRECT_URIS:
+            return None
         for uri in given:
             if not isinstance(uri, str):
                 return None
-            parts = urlsplit(uri)
-            if not parts.scheme or (parts.scheme in ("http", "https") and not parts.netloc):
+            parts = split_url(uri)
+            if parts is None or not parts.scheme:
+                return None
+            if parts.scheme in ("http", "https") and not parts.netloc:
                 return None
             if parts.fragment:
                 return None

@@ -19,6 +19,7 @@ OUTAGE_MODES = ("503", "hang", "slow", "401")
 access token (a botched signing-key rotation) while the DCR routes work."""
 DISTRIBUTIONS = ("fixed", "uniform", "exponential", "lognormal")
 MAX_DELAY = 30.0  # seconds; no single injected delay is longer
+MAX_SIGMA = 5.0  # of the lognormal latency: past it, draws overflow a float
 
 
 class FaultError(ValueError):
@@ -66,8 +67,13 @@ def parse_latency(body: dict[str, Any]) -> Latency:
             continue
         if name not in ("ms", "low_ms", "high_ms", "mean_ms", "median_ms", "sigma"):
             raise FaultError(f"unknown latency parameter {name!r}")
-        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-            raise FaultError(f"latency parameter {name} must be a number >= 0")
+        high = MAX_SIGMA if name == "sigma" else MAX_DELAY * 1000.0
+        if (
+            not isinstance(value, int | float)
+            or isinstance(value, bool)
+            or not 0 <= value <= high  # NaN fails this too
+        ):
+            raise FaultError(f"latency parameter {name} must be a number in [0, {high:g}]")
         params[name] = float(value)
     return Latency(distribution, params)
 

@@ -5,14 +5,19 @@ every request and the token route must stay cheap. In order:
 
 1. count the answer by route and status (for ``/admin/stats``);
 2. headers larger than ``max_header_bytes`` in total: 431;
-3. a body larger than ``max_body_bytes`` (declared or streamed): 413. The body is read
-   here, once, and handed to the route in ``scope["dcrload.body"]``;
-4. on the DCR and API routes only: the per-device throttle (429), then the faults — the
-   order of `dcrload.core.semantics`, which the simulated server follows too.
+3. a body larger than ``max_body_bytes`` (declared or streamed): 413; a body that has not
+   fully arrived ``body_timeout`` seconds after the head: 408 and the connection closed.
+   The body is read here, once, and handed to the route in ``scope["dcrload.body"]``;
+4. on the DCR and API routes only, first load shedding (`loadtests.mockserver.shed`: a
+   request whose client left is dropped, one that queued past ``queue_deadline`` gets 503
+   or 429 with Retry-After), then the per-device throttle (429), then the faults — the
+   order of `dcrload.core.semantics`, which the simulated server follows too — and last a
+   slot of the route's concurrency limit (or, after ``queue_deadline``, shed).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from typing import Any
@@ -21,11 +26,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dcrload.core import semantics
 from dcrload.core.semantics import error_body
+from loadtests.mockserver.shed import ARRIVED_KEY, CLIENT_GONE, GONE_KEY, Limiter
 from loadtests.mockserver.state import MockState
 from loadtests.mockserver.throttle import device_key
 
 BODY_KEY = "dcrload.body"
 GATED = frozenset({"register", "token", "api"})
+CLOSE = [(b"connection", b"close")]
 
 
 def classify(state: MockState, path: str) -> str:
@@ -41,6 +48,8 @@ def classify(state: MockState, path: str) -> str:
         return "admin"
     if path in ("/healthz", "/openapi.json"):
         return path.lstrip("/")
+    if path.startswith("/.well-known/"):
+        return "well-known"
     return "other"
 
 
@@ -62,6 +71,10 @@ class Gate:
     def __init__(self, app: ASGIApp, state: MockState) -> None:
         self.app = app
         self.state = state
+        settings = state.settings
+        self.limiters = {
+            route: Limiter(settings.max_concurrent, settings.queue_deadline) for route in GATED
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -83,8 +96,26 @@ class Gate:
                 counted, 431, error_body(route, 431, "invalid_request", "Headers too large.")
             )
             return
+        gated = route in GATED
+        if gated:
+            gone = scope.get(GONE_KEY)
+            if gone is not None and gone():
+                stats.count(route, CLIENT_GONE)
+                return
+            arrived = scope.get(ARRIVED_KEY)
+            if arrived is not None and asyncio.get_running_loop().time() - arrived > (
+                settings.queue_deadline
+            ):
+                await self._shed(counted, route)
+                return
         headers = dict(raw_headers)
-        body = await self._read_body(headers, receive, settings.max_body_bytes)
+        try:
+            async with asyncio.timeout(settings.body_timeout):
+                body = await self._read_body(headers, receive, settings.max_body_bytes)
+        except TimeoutError:
+            message = "The request body did not arrive in time."
+            await send_json(counted, 408, error_body(route, 408, "invalid_request", message), CLOSE)
+            return
         if body is None:
             await send_json(
                 counted, 413, error_body(route, 413, "invalid_request", "Request body too large.")
@@ -92,7 +123,7 @@ class Gate:
             return
         scope[BODY_KEY] = body
 
-        if route in GATED:
+        if gated:
             throttle = state.throttle_settings
             if throttle.enabled:
                 peer = scope.get("client") or ("", 0)
@@ -116,7 +147,29 @@ class Gate:
         async def replay() -> Message:
             return {"type": "http.request", "body": body, "more_body": False}
 
-        await self.app(scope, replay, counted)
+        if not gated:
+            await self.app(scope, replay, counted)
+            return
+        limiter = self.limiters[route]
+        if not await limiter.acquire():
+            await self._shed(counted, route)
+            return
+        try:
+            gone = scope.get(GONE_KEY)
+            if gone is not None and gone():  # it left while waiting for a slot
+                stats.count(route, CLIENT_GONE)
+                return
+            await self.app(scope, replay, counted)
+        finally:
+            limiter.release()
+
+    async def _shed(self, send: Send, route: str) -> None:
+        """Answer an overloaded request at once, with Retry-After (see `shed`)."""
+        settings = self.state.settings
+        self.state.stats.shed += 1
+        refusal = semantics.THROTTLED if settings.shed_status == 429 else semantics.UNAVAILABLE
+        retry_after = [(b"retry-after", str(settings.shed_retry_after).encode())]
+        await send_json(send, refusal.status, refusal.body(route), retry_after)
 
     @staticmethod
     async def _read_body(headers: dict[bytes, bytes], receive: Receive, limit: int) -> bytes | None:

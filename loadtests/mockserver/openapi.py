@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from loadtests.mockserver.discovery import JWKS_PATH, METADATA_PATH
 from loadtests.mockserver.settings import MockSettings
 
 _OAUTH_ERROR = {
@@ -28,6 +29,26 @@ _ENHANCED_ERROR = {
 }
 
 
+_JWKS = {
+    "type": "object",
+    "required": ["keys"],
+    "properties": {"keys": {"type": "array", "items": {"type": "object", "required": ["kty"]}}},
+}
+_METADATA = {
+    "type": "object",
+    "required": ["issuer", "token_endpoint", "response_types_supported"],
+    "properties": {
+        "issuer": {"type": "string"},
+        "registration_endpoint": {"type": "string"},
+        "token_endpoint": {"type": "string"},
+        "jwks_uri": {"type": "string"},
+        "token_endpoint_auth_methods_supported": {"type": "array", "items": {"type": "string"}},
+        "grant_types_supported": {"type": "array", "items": {"type": "string"}},
+        "response_types_supported": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -36,7 +57,22 @@ def _header(name: str, required: bool) -> dict[str, Any]:
     return {"name": name, "in": "header", "required": required, "schema": {"type": "string"}}
 
 
+def _edge(schema: dict[str, Any]) -> dict[str, Any]:
+    """The answers every gated route can give before its own work (gate, shed, faults)."""
+    return {
+        "408": _json(schema, "The request head or body did not arrive in time"),
+        "413": _json(schema, "Request body too large (16 KiB)"),
+        "429": _json(schema, "Throttled (per device), or shed under overload (--shed-status 429)"),
+        "431": _json(schema, "Request headers too large"),
+        "500": _json(schema, "Injected fault (admin error-rate)"),
+        "502": _json(schema, "Injected fault (admin error-rate)"),
+        "503": _json(schema, "Outage, injected fault, or shed under overload (Retry-After)"),
+        "504": _json(schema, "Injected fault (admin error-rate)"),
+    }
+
+
 def build_openapi(settings: MockSettings) -> dict[str, Any]:
+    """The document; every status a route can answer with is listed (the fuzzers check)."""
     paths = settings.resolved_paths
     adobe = settings.profile == "adobe-pass"
     device = [_header("X-Device-Info", adobe)]
@@ -93,12 +129,56 @@ def build_openapi(settings: MockSettings) -> dict[str, Any]:
     ]
     mvpd = {"name": "mvpd", "in": "path", "required": True, "schema": {"type": "string"}}
     secured = [{"bearer": []}]
-    api_errors = {
-        "401": _json(_ENHANCED_ERROR, "Missing, invalid, expired or revoked access token"),
-        "429": _json(_ENHANCED_ERROR, "Throttled"),
-    }
-    prefix = f"{paths.api_prefix}/{{serviceProvider}}"
     obj = {"type": "object"}
+    api_errors = {
+        "400": _json(_ENHANCED_ERROR, "Bad request, device identifier, service provider or MVPD"),
+        "401": _json(_ENHANCED_ERROR, "Missing, invalid, expired or revoked access token"),
+        **_edge(_ENHANCED_ERROR),
+    }
+    oauth_edge = _edge(_OAUTH_ERROR)
+    resources_body = {
+        "required": False,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"resources": {"type": "array", "items": {"type": "string"}}},
+                }
+            }
+        },
+    }
+    authorize = {
+        "summary": "Authorization decisions",
+        "parameters": [*api_params, mvpd],
+        "security": secured,
+        "responses": {
+            "200": _json(obj, "Decisions"),
+            "403": _json(_ENHANCED_ERROR, "No authenticated profile"),
+            **api_errors,
+        },
+    }
+    plain = {
+        "400": _json(_OAUTH_ERROR, "Bad request"),
+        "408": oauth_edge["408"],
+        "413": oauth_edge["413"],
+        "431": oauth_edge["431"],
+    }
+    extra: dict[str, Any] = {
+        JWKS_PATH: {
+            "get": {
+                "summary": "The access-token signing key (JWK Set, RFC 7517)",
+                "responses": {"200": _json(_JWKS, "JWK Set"), **plain},
+            }
+        }
+    }
+    if not adobe:
+        extra[METADATA_PATH] = {
+            "get": {
+                "summary": "Authorization server metadata (RFC 8414)",
+                "responses": {"200": _json(_METADATA, "Metadata"), **plain},
+            }
+        }
+    prefix = f"{paths.api_prefix}/{{serviceProvider}}"
     return {
         "openapi": "3.1.0",
         "info": {"title": f"dcrload mock DCR service ({settings.profile})", "version": "1"},
@@ -116,8 +196,9 @@ def build_openapi(settings: MockSettings) -> dict[str, Any]:
                     },
                     "responses": {
                         ok_register: _json(client, "Client registered"),
+                        "200": _json(client, "Client registered (quirk register-200)"),
                         "400": _json(_OAUTH_ERROR, "Refused"),
-                        "429": _json(_OAUTH_ERROR, "Throttled"),
+                        **oauth_edge,
                     },
                 }
             },
@@ -132,8 +213,8 @@ def build_openapi(settings: MockSettings) -> dict[str, Any]:
                     "responses": {
                         ok_token: _json(token, "Token issued"),
                         "400": _json(_OAUTH_ERROR, "Refused"),
-                        "401": _json(_OAUTH_ERROR, "Client authentication failed"),
-                        "429": _json(_OAUTH_ERROR, "Throttled"),
+                        "401": _json(_OAUTH_ERROR, "Client authentication failed (rfc7591)"),
+                        **oauth_edge,
                     },
                 }
             },
@@ -158,23 +239,28 @@ def build_openapi(settings: MockSettings) -> dict[str, Any]:
                     "summary": "Authenticate with an MVPD: create a profile for this client",
                     "parameters": [*api_params, mvpd],
                     "security": secured,
+                    "requestBody": resources_body,
                     "responses": {"201": _json(obj, "Profile created"), **api_errors},
                 }
             },
             f"{prefix}/decisions/authorize/{{mvpd}}": {
-                "post": {
-                    "summary": "Authorization decisions",
-                    "parameters": [*api_params, mvpd],
-                    "security": secured,
-                    "responses": {
-                        "200": _json(obj, "Decisions"),
-                        "403": _json(_ENHANCED_ERROR, "No authenticated profile"),
-                        **api_errors,
-                    },
-                }
+                "post": {**authorize, "requestBody": resources_body},
+                "get": {
+                    **authorize,
+                    "parameters": [
+                        *authorize["parameters"],
+                        {
+                            "name": "resources",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "array", "items": {"type": "string"}},
+                        },
+                    ],
+                },
             },
             "/healthz": {
-                "get": {"summary": "Readiness", "responses": {"200": _json(obj, "Ready")}}
+                "get": {"summary": "Readiness", "responses": {"200": _json(obj, "Ready"), **plain}}
             },
+            **extra,
         },
     }

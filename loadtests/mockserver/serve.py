@@ -18,9 +18,11 @@ from typing import Any
 
 import uvicorn
 
+from loadtests.mockserver.protocol import protocol_class
+
 MAX_HEADER_EVENT = 64 * 1024
 """h11's limit on a request head. Larger than the app's own header limit, so an oversized
-header gets the app's clean 431 (past this, uvicorn answers 400 itself)."""
+header gets the app's clean 431 (past this, `loadtests.mockserver.protocol` answers 431)."""
 
 LISTENING = "dcrload mock listening on"
 
@@ -74,12 +76,14 @@ async def _announce(server: uvicorn.Server, url: str) -> None:
 
 
 async def _serve(app: Any, sock: socket.socket) -> None:
+    settings = getattr(getattr(app, "state", None), "settings", None)
+    header_timeout = getattr(settings, "header_timeout", 10.0)
     config = uvicorn.Config(
         app,
         log_level="warning",
         access_log=False,
         lifespan="off",
-        http="h11",
+        http=protocol_class(header_timeout, MAX_HEADER_EVENT),
         loop="asyncio",
         h11_max_incomplete_event_size=MAX_HEADER_EVENT,
         timeout_graceful_shutdown=5,

@@ -39,7 +39,13 @@ class MockState:
         self.clock = clock
         self.rng = random.Random(settings.seed)
         self.issuer = TokenIssuer(
-            self.store, settings.token_alg, settings.issuer, settings.scopes, clock
+            self.store,
+            settings.token_alg,
+            settings.issuer,
+            settings.scopes,
+            clock,
+            audience=settings.token_audience,
+            memo=settings.token_memo,
         )
         self.stats = Stats()
         self.reset()

@@ -4,8 +4,9 @@ The header is read unverified only to pick the key: the ``kid`` must name a trus
 the ``alg`` must be that key's own algorithm (so an HS256 token "signed" with a public key,
 or ``alg: none``, never reaches a verifier). ``jku``, ``x5u``, ``jwk`` and ``x5c`` headers
 are ignored: keys come from the keys directory only and nothing is ever fetched. Then the
-signature, the ``typ``, the issuer bound to that key, the required claims and any
-``exp``/``nbf`` (checked against the injected clock) must hold, and finally the
+signature, the ``typ``, the issuer bound to that key, the required claims and the time
+claims (numbers, finite; ``iat`` not ahead of the injected clock and ``exp``/``nbf``
+against it, each with a `LEEWAY`) must hold, and finally the
 ``software_id`` must not be revoked.
 """
 
@@ -16,10 +17,11 @@ from typing import Any
 
 import jwt
 
+from loadtests.mockserver.bodies import BadInput, jwt_header, numeric_date
 from loadtests.statements import SigningKey
 
 REQUIRED_CLAIMS = ("iss", "software_id", "iat")
-_LEEWAY = 30  # seconds of clock difference tolerated on exp/nbf
+LEEWAY = 30  # seconds of clock difference tolerated on iat/exp/nbf
 
 
 class StatementError(Exception):
@@ -44,8 +46,8 @@ def verify_statement(
 ) -> dict[str, Any]:
     """The claims of an acceptable statement; raise `StatementError` otherwise."""
     try:
-        header = jwt.get_unverified_header(statement)
-    except jwt.PyJWTError:
+        header = jwt_header(statement)
+    except BadInput:
         raise _invalid("The software statement is not a JWT.") from None
     key = keys.get(header.get("kid")) if isinstance(header.get("kid"), str) else None
     if key is None:
@@ -74,12 +76,15 @@ def verify_statement(
         raise _invalid("The software statement's signature or claims are invalid.") from None
     now = clock()
     try:
-        if "exp" in claims and now > float(claims["exp"]) + _LEEWAY:
-            raise _invalid("The software statement has expired.")
-        if "nbf" in claims and now < float(claims["nbf"]) - _LEEWAY:
-            raise _invalid("The software statement is not yet valid.")
-    except (TypeError, ValueError):
-        raise _invalid("The software statement has malformed time claims.") from None
+        iat, exp, nbf = (numeric_date(claims, name) for name in ("iat", "exp", "nbf"))
+    except BadInput as error:
+        raise _invalid(f"The software statement's {error}.") from None
+    if iat is not None and iat > now + LEEWAY:
+        raise _invalid("The software statement is issued in the future.")
+    if exp is not None and now > exp + LEEWAY:
+        raise _invalid("The software statement has expired.")
+    if nbf is not None and now < nbf - LEEWAY:
+        raise _invalid("The software statement is not yet valid.")
     software_id = claims["software_id"]
     if not isinstance(software_id, str) or not software_id:
         raise _invalid("The software statement has no software_id.")

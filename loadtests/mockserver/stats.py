@@ -13,6 +13,7 @@ class Stats:
         )
         self.tokens_issued = 0
         self.clients_registered = 0
+        self.shed = 0  # requests answered 503/429 by load shedding (also counted by status)
 
     def count(self, route: str, status: int) -> None:
         self.requests[route][status] += 1
@@ -26,4 +27,5 @@ class Stats:
             "clients_registered": self.clients_registered,
             "clients_known": clients_known,
             "tokens_issued": self.tokens_issued,
+            "shed": self.shed,
         }

@@ -6,6 +6,11 @@ remember its clients across restarts, as the real service never forgets credenti
 Writes are small single-row commits; with WAL and ``synchronous=NORMAL`` they cost tens of
 microseconds and do not block readers.
 
+The database file is created mode 0600 (an existing one is made so): it holds the
+access-token signing key (PKCS#8 PEM, unencrypted: the mock must sign after a restart with
+no one to type a passphrase) and the client-secret digests. A ``:memory:`` store, which
+``dcrload loadtest --target mock`` uses, puts neither on disk.
+
 Client secrets are stored as SHA-256 digests. A secret of 256 random bits cannot be
 guessed, so a slow password hash (bcrypt, scrypt) would only slow the token route without
 adding safety: its job is to protect low-entropy passwords.
@@ -14,6 +19,7 @@ adding safety: its job is to protect low-entropy passwords.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +45,19 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 """
 
 
+def _private_file(path: str) -> None:
+    """Create `path` mode 0600 (or make an existing one so) before SQLite opens it.
+
+    The store holds client-secret digests and the access-token signing key; SQLite creates
+    its ``-wal`` and ``-shm`` files with the database file's mode, so they are 0600 too.
+    """
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
 @dataclass(slots=True)
 class Client:
     """A registered client: who it is, how it authenticates, its registration metadata."""
@@ -55,6 +74,8 @@ class Store:
 
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.path = str(path)
+        if self.path != ":memory:":
+            _private_file(self.path)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         if self.path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")

@@ -1,18 +1,29 @@
 """Access tokens: signed JWTs the mock issues and later checks on the API routes.
 
+In the rfc7591 profile they are RFC 9068 JWT access tokens: header ``typ: at+jwt`` and
+the claims ``iss``, ``sub`` (the client: a client-credentials grant has no user),
+``aud``, ``client_id``, ``scope`` (space-separated), ``iat``, ``nbf``, ``exp``, ``jti``;
+the API checks ``typ`` and ``aud``. In the adobe-pass profile: ``typ: JWT`` with ``iss``,
+``sub``, ``iat``, ``nbf``, ``exp``, ``scopes`` (a list), ``jti``. Either way the header's
+``kid`` is the RFC 7638 thumbprint of the key (`loadtests.mockserver.jwks`), and a token of
+any other ``typ`` (a software statement signed with the same key, say) is refused.
+
 ES256 is the default: pyjwt signs about 37,000 ES256 tokens per second per core on the
 development machine against about 4,600 RS256, so with ES256 the signature is a small part
 of a token request. RS256 (what the real service uses) and EdDSA are available by flag.
 The signing key is kept in the store, so tokens stay valid across a restart.
 
-Tokens issued by this process are remembered (a bounded dict), so the API routes check a
-known token with a dict lookup; any other token is verified in full (signature, issuer,
-required claims). Expiry is checked against the injected clock, never pyjwt's own.
+Tokens issued or verified by this process are remembered in a bounded LRU (`TokenMemo`:
+at most ``token_memo`` entries, an expired one dropped when met), so the API routes check a
+known token with a dict lookup and memory stays flat however many tokens are issued; any
+other token is verified in full (header ``typ``, signature, issuer, required claims).
+Expiry is checked against the injected clock, never pyjwt's own.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,9 +32,15 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from loadtests.mockserver.bodies import BadInput, jwt_header, numeric_date
+from loadtests.mockserver.jwks import public_jwk
+from loadtests.mockserver.statements import LEEWAY
 from loadtests.mockserver.store import Store
 
-_REMEMBER = 500_000  # tokens remembered before the memo is cleared
+AT_JWT = "at+jwt"
+"""The ``typ`` of an RFC 9068 access token (``application/at+jwt`` is accepted too)."""
+REQUIRED = ["iss", "sub", "iat", "exp"]
+REQUIRED_9068 = ["iss", "sub", "aud", "client_id", "iat", "exp", "jti"]
 
 
 class TokenError(Exception):
@@ -66,6 +83,35 @@ def _load_or_make_key(store: Store, alg: str) -> Any:
     return key
 
 
+class TokenMemo:
+    """Grants by token, least recently used first; at most `size` of them (0: none)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._grants: OrderedDict[str, Grant] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._grants)
+
+    def get(self, token: str, now: float) -> Grant | None:
+        grant = self._grants.get(token)
+        if grant is None:
+            return None
+        if now >= grant.expires_at:
+            del self._grants[token]  # verified again (and refused as expired) if it comes back
+            return None
+        self._grants.move_to_end(token)
+        return grant
+
+    def put(self, token: str, grant: Grant) -> None:
+        if self.size <= 0:
+            return
+        self._grants[token] = grant
+        self._grants.move_to_end(token)
+        while len(self._grants) > self.size:
+            self._grants.popitem(last=False)
+
+
 class TokenIssuer:
     """Signs access tokens and verifies bearer tokens presented to the API."""
 
@@ -76,16 +122,22 @@ class TokenIssuer:
         issuer: str,
         scopes: tuple[str, ...],
         clock: Callable[[], float],
+        audience: str | None = None,
+        memo: int = 16_384,
     ) -> None:
         self.alg = alg
+        self.audience = audience
+        self.typ = AT_JWT if audience is not None else "JWT"
         self.issuer = issuer
         self.scopes = list(scopes)
         self.private_key = _load_or_make_key(store, alg)
         self.public_key = self.private_key.public_key()
-        self.kid = f"mock-{alg.lower()}"
-        self._headers = {"kid": self.kid}
+        self.jwk = public_jwk(self.public_key, alg)
+        self.kid = self.jwk["kid"]
+        self._headers = {"kid": self.kid, "typ": self.typ}
         self._clock = clock
-        self._known: dict[str, Grant] = {}
+        self.memo = TokenMemo(memo)
+        self._typ_aliases = ("application/at+jwt",) if audience is not None else ()
 
     def issue(
         self, client_id: str, lifetime: int, exp_offset: int | None = None
@@ -94,48 +146,69 @@ class TokenIssuer:
         iat = int(self._clock())
         exp = iat + (lifetime if exp_offset is None else exp_offset)
         jti = secrets.token_hex(12)
-        claims = {
+        claims: dict[str, Any] = {
             "iss": self.issuer,
             "sub": client_id,
             "iat": iat,
             "nbf": iat,
             "exp": exp,
-            "scopes": self.scopes,
             "jti": jti,
         }
+        if self.audience is None:
+            claims["scopes"] = self.scopes
+        else:  # RFC 9068 section 2.2
+            claims.update(aud=self.audience, client_id=client_id, scope=" ".join(self.scopes))
         token = jwt.encode(claims, self.private_key, algorithm=self.alg, headers=self._headers)
-        if len(self._known) >= _REMEMBER:
-            self._known.clear()
-        self._known[token] = Grant(client_id, iat, exp)
+        self.memo.put(token, Grant(client_id, iat, exp))
         return token, jti, iat
 
     def check(self, token: str, allow_expired: bool = False) -> Grant:
         """The grant of a valid `token`; raise `TokenError` otherwise."""
-        grant = self._known.get(token)
+        now = self._clock()
+        grant = self.memo.get(token, now)
         if grant is None:
             grant = self._verify(token)
+            if now < grant.expires_at:
+                self.memo.put(token, grant)
         if not allow_expired and self._clock() >= grant.expires_at:
             raise TokenError("expired_access_token", "The access token has expired.")
         return grant
 
     def _verify(self, token: str) -> Grant:
         try:
+            header = jwt_header(token)
+        except BadInput:
+            raise TokenError("invalid_access_token", "The access token is not valid.") from None
+        typ = header.get("typ")
+        if not isinstance(typ, str) or typ.lower() not in (self.typ.lower(), *self._typ_aliases):
+            # e.g. a software statement signed with the token key: not an access token
+            raise TokenError("invalid_access_token", "The token is not an access token.")
+        try:
             claims = jwt.decode(
                 token,
                 self.public_key,
                 algorithms=[self.alg],
                 issuer=self.issuer,
+                audience=self.audience,
                 options={
-                    "require": ["iss", "sub", "iat", "exp"],
+                    "require": REQUIRED_9068 if self.audience is not None else REQUIRED,
+                    "verify_aud": self.audience is not None,
                     "verify_exp": False,
                     "verify_nbf": False,
                     "verify_iat": False,
                 },
             )
-            grant = Grant(str(claims["sub"]), int(claims["iat"]), int(claims["exp"]))
-            nbf = int(claims.get("nbf", grant.issued_at))
-        except (jwt.PyJWTError, ValueError, TypeError):
+            iat, exp, nbf = (numeric_date(claims, name) for name in ("iat", "exp", "nbf"))
+        except (jwt.PyJWTError, BadInput):
             raise TokenError("invalid_access_token", "The access token is not valid.") from None
-        if self._clock() < nbf:
+        assert iat is not None and exp is not None  # required above
+        if (
+            not isinstance(claims["sub"], str)
+            or iat > self._clock() + LEEWAY
+            or (self.audience is not None and claims["client_id"] != claims["sub"])
+        ):
+            raise TokenError("invalid_access_token", "The access token is not valid.")
+        grant = Grant(claims["sub"], int(iat), int(exp))
+        if nbf is not None and self._clock() < nbf:
             raise TokenError("invalid_access_token", "The access token is not yet valid.")
         return grant
