@@ -46,11 +46,12 @@ from dcrload.commandline.arguments import (
     add_seed,
     overrides_with_seed,
 )
-from dcrload.commandline.processes import STOP_GRACE, free_port, reap
+from dcrload.commandline.processes import STOP_GRACE, child_options, free_port, reap
 from dcrload.core.durations import format_duration
 from dcrload.core.errors import UsageError
 from dcrload.model.scenario import Scenario
 from dcrload.results.files import ENDPOINTS, ResultsDir, default_out, write_json
+from loadtests.options import ADMIN_KEY_ENV
 
 NAME = "loadtest"
 HELP = "Replay a scenario's fleet with Locust against the mock or a URL; check the prediction."
@@ -116,10 +117,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 class MockProcess:
-    """`dcrload mock` on a free loopback port; `url` once it answers /healthz."""
+    """`dcrload mock` on a free loopback port; `url` once it answers /healthz.
 
-    def __init__(self, args: list[str], log_path: Path) -> None:
+    The mock dies with this process (`child_options`). `admin_key` reaches it through the
+    environment (`ADMIN_KEY_ENV`), never its command line, and is masked in its log.
+    """
+
+    def __init__(self, args: list[str], log_path: Path, admin_key: str = "") -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if admin_key:
+            env[ADMIN_KEY_ENV] = admin_key
+        self.admin_key = admin_key
         self.log_path = log_path
         self.lines: list[str] = []
         self.process: subprocess.Popen[str] | None = subprocess.Popen(
@@ -128,6 +136,7 @@ class MockProcess:
             stderr=subprocess.STDOUT,
             text=True,
             env=env,
+            **child_options(),
         )
         self._found = threading.Event()
         self.url = ""
@@ -137,6 +146,8 @@ class MockProcess:
         assert self.process is not None and self.process.stdout is not None
         with self.log_path.open("w") as log:
             for line in self.process.stdout:
+                if self.admin_key:
+                    line = line.replace(self.admin_key, "<admin key>")
                 log.write(line)
                 log.flush()
                 self.lines.append(line.rstrip("\n"))
@@ -173,10 +184,16 @@ def locustfile() -> Path:
 
 
 def run_locust(
-    common: list[str], workers: int, staging: Path, time_limit: float
+    common: list[str], workers: int, staging: Path, time_limit: float, admin_key: str = ""
 ) -> tuple[int, list[Path]]:
-    """Run Locust headless (one process, or a master and `workers` workers); reap them all."""
+    """Run Locust headless (one process, or a master and `workers` workers); reap them all.
+
+    Each Locust process dies with this one (`child_options`), and gets `admin_key` through
+    the environment (`ADMIN_KEY_ENV`), so it is never on a command line.
+    """
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if admin_key:
+        env[ADMIN_KEY_ENV] = admin_key
     base = [sys.executable, "-m", "locust", "-f", str(locustfile())]
     logs = [staging / "locust.log"]
     processes: list[subprocess.Popen[bytes]] = []
@@ -198,7 +215,9 @@ def run_locust(
             ]
         handle = logs[0].open("wb")
         handles.append(handle)
-        master = subprocess.Popen(master_args, stdout=handle, stderr=subprocess.STDOUT, env=env)
+        master = subprocess.Popen(
+            master_args, stdout=handle, stderr=subprocess.STDOUT, env=env, **child_options()
+        )
         processes.append(master)
         for index in range(workers if workers > 1 else 0):
             path = staging / f"locust-worker-{index}.log"
@@ -214,7 +233,13 @@ def run_locust(
                 str(port),
             ]
             processes.append(
-                subprocess.Popen(worker_args, stdout=handle, stderr=subprocess.STDOUT, env=env)
+                subprocess.Popen(
+                    worker_args,
+                    stdout=handle,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    **child_options(),
+                )
             )
         try:
             code = master.wait(time_limit)
@@ -345,8 +370,8 @@ def _run_in(
             from loadtests.statements import write_statements
             from loadtests.timescale import mock_ttl
 
-            keys = staging / "keys"
-            write_statements(keys, scenario.software_ids())
+            keys = staging / "keys"  # public key and statements only: nothing that signs
+            write_statements(keys, scenario.software_ids(), keep_private=False)
             admin_key = secrets.token_urlsafe(18)
             wire = wire_profile(scenario)
             paths = wire.paths
@@ -356,7 +381,6 @@ def _run_in(
                     ":memory:",
                     "--keys",
                     str(keys),
-                    f"--admin-key={admin_key}",
                     "--profile",
                     wire.name,
                     "--paths",
@@ -365,6 +389,7 @@ def _run_in(
                     f"{mock_ttl(scenario.token.ttl, scale):g}",
                 ],
                 staging / "mock.log",
+                admin_key,
             )
             try:
                 host = mock_process.wait_ready()
@@ -396,8 +421,6 @@ def _run_in(
             "0",
             "--only-summary",
         ]
-        if admin_key:
-            common += [f"--dcr-admin-key={admin_key}"]
         if args.mock_latency_ms:
             common += ["--dcr-mock-latency-ms", f"{args.mock_latency_ms}"]
         if args.mock_throttle_rate:
@@ -406,7 +429,7 @@ def _run_in(
             common += ["--time-scale", f"{scale}"]
         started = time.monotonic()
         limit = warmup + run_seconds + 90
-        code, logs = run_locust(common, args.workers, staging, limit)
+        code, logs = run_locust(common, args.workers, staging, limit, admin_key)
         wall = time.monotonic() - started
     finally:
         if mock_process is not None:

@@ -8,6 +8,7 @@ picks a free port). Stops cleanly on Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         sock = bind(args.host, args.port)
     except OSError as error:
         raise UsageError(f"cannot bind {args.host}:{args.port}: {error.strerror}") from None
-    admin_key = args.admin_key or secrets.token_urlsafe(24)
+    admin_key = args.admin_key or os.environ.get("DCRLOAD_ADMIN_KEY") or secrets.token_urlsafe(24)
     try:
         store = Store(db)
     except Exception as error:  # sqlite3 errors: a bad path, a file that is not a database
