@@ -57,6 +57,8 @@ NAME = "loadtest"
 HELP = "Replay a scenario's fleet with Locust against the mock or a URL; check the prediction."
 
 EXIT_FAILED = 1
+MAX_WORKERS = 64
+"""Most Locust worker processes one command starts on this machine."""
 MOCK_START_TIMEOUT = 30.0
 
 LISTENING = "dcrload mock listening on "
@@ -286,12 +288,16 @@ def run(args: argparse.Namespace) -> int:
     mock = target == "mock"
     if not mock and not _is_url(target):
         raise UsageError(f"--target {target!r}: expected 'mock' or an http(s):// URL")
-    if args.workers < 1:
-        raise UsageError(f"--workers {args.workers}: expected at least 1")
-    if args.time_scale is not None and args.time_scale <= 0:
-        raise UsageError(f"--time-scale {args.time_scale:g}: expected a positive number")
-    if args.mock_latency_ms < 0 or args.mock_throttle_rate < 0:
-        raise UsageError("--mock-latency-ms and --mock-throttle-rate must not be negative")
+    if not 1 <= args.workers <= MAX_WORKERS:
+        raise UsageError(f"--workers {args.workers}: expected 1 to {MAX_WORKERS}")
+    if args.time_scale is not None and not (0 < args.time_scale < math.inf):
+        raise UsageError(f"--time-scale {args.time_scale:g}: expected a positive finite number")
+    for flag, value in (
+        ("--mock-latency-ms", args.mock_latency_ms),
+        ("--mock-throttle-rate", args.mock_throttle_rate),
+    ):
+        if not 0 <= value < math.inf:
+            raise UsageError(f"{flag} {value:g}: expected a finite number, not negative")
     if not mock:
         if args.software_statement is None:
             raise UsageError("--target URL needs --software-statement FILE")
