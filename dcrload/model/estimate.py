@@ -191,7 +191,7 @@ def estimate(scenario: Scenario) -> Estimate:
 def _amount(value: float) -> str:
     if not math.isfinite(value):
         return "unbounded"
-    return f"{value:,.0f}" if value < 1e12 else f"{value:.2g}"
+    return f"{value:,.0f}" if value < 1e15 else f"{value:.2g}"
 
 
 def _bytes(value: float) -> str:
