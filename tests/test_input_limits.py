@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from dcrload.cli import main
@@ -268,7 +268,15 @@ NUMBER = st.one_of(
         lambda pair: f'"{pair[0]:g}{pair[1]}"'
     ),
 )
-VALUE = st.one_of(st.sampled_from(HOSTILE), NUMBER, st.text(max_size=12))
+PLAUSIBLE = st.one_of(
+    st.integers(0, 60).map(str),
+    st.floats(0, 5, allow_nan=False).map(repr),
+    st.tuples(st.integers(1, 48), st.sampled_from(["s", "m", "h"])).map(
+        lambda pair: f'"{pair[0]}{pair[1]}"'
+    ),
+)
+"""Values a scenario could really hold, so that many generated scenarios run."""
+VALUE = st.one_of(st.sampled_from(HOSTILE), NUMBER, st.text(max_size=12), PLAUSIBLE, PLAUSIBLE)
 OVERRIDE = st.tuples(st.sampled_from(PATHS), VALUE).map(lambda pair: f"{pair[0]}={pair[1]}")
 
 BASE = """\
@@ -297,13 +305,16 @@ def _alarm(signum: int, frame: object) -> None:
     raise Hang
 
 
-@settings(
+FUZZ = settings(
     max_examples=int(os.environ.get("DCRLOAD_FUZZ_EXAMPLES", "60")),
     deadline=None,
     derandomize="DCRLOAD_FUZZ_EXAMPLES" not in os.environ,  # the suite: the same cases
     database=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+
+
+@FUZZ
 @given(
     overrides=st.lists(OVERRIDE, max_size=4),
     garbage=st.one_of(
@@ -314,11 +325,27 @@ def test_generated_scenarios_run_or_are_refused_in_one_line(
     overrides: list[str], garbage: bytes | str | None
 ) -> None:
     """Whatever the file and the `--set` values: a UsageError of one line, or a simulation
-    that finishes within RUN_LIMIT — never another exception, never a hang.
+    that finishes within RUN_LIMIT — never another exception, never a hang."""
+    check_runs_or_refuses(overrides, garbage)
+
+
+@FUZZ
+@given(
+    overrides=st.lists(
+        st.tuples(st.sampled_from(PATHS), PLAUSIBLE).map(lambda pair: f"{pair[0]}={pair[1]}"),
+        max_size=3,
+    )
+)
+def test_plausible_scenarios_run_or_are_refused_in_one_line(overrides: list[str]) -> None:
+    """The same with values a scenario could hold, so that most of them simulate."""
+    check_runs_or_refuses(overrides, None)
+
+
+def check_runs_or_refuses(overrides: list[str], garbage: bytes | str | None) -> None:
+    """Load the base scenario (plus `garbage`) with `overrides`; simulate what validates.
 
     The event budget is lowered to what a small fleet can simulate in a few seconds here,
-    so the property also checks that the estimate never lets through a run far bigger
-    than it said.
+    so this also checks that the estimate never lets through a run far bigger than it said.
     """
     from sim.fleet import simulate
     from sim.summary import summary_of
@@ -340,8 +367,10 @@ def test_generated_scenarios_run_or_are_refused_in_one_line(
             scenario = load_scenario(path, overrides)
         except UsageError as error:
             assert "\n" not in str(error) and str(error), repr(error)
+            event("refused")
             return
         summary_of(simulate(scenario))
+        event("simulated")
     except Hang:
         pytest.fail(f"no answer within {RUN_LIMIT} s: {overrides} {garbage!r}")
     finally:

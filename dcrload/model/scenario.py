@@ -43,6 +43,10 @@ MIN_BIN = 1.0
 MIN_STEP = 0.001
 """Shortest duration that is a step of the simulation (API interval, token lifetime)."""
 
+MIN_SESSIONS_PER_DAY = 0.01
+"""Fewest sessions a day an app with sessions may have (the next start is searched hour by
+hour: a rate of 1e-250 would take forever to find one)."""
+
 MAX_SKEW_PPM = 100_000.0
 """Largest clock-rate spread, ppm: a clock 10 % fast gains 2.4 h a day."""
 
@@ -142,7 +146,8 @@ def _default_cohorts() -> list[Cohort]:
 
 class Usage(_Section):
     sessions_per_day: float = Field(default=3.0, ge=0)
-    """App sessions per instance per day (mobile, tv); shaped by `diurnal`."""
+    """App sessions per instance per day (mobile, tv); shaped by `diurnal`; 0, or at least
+    0.01 (`MIN_SESSIONS_PER_DAY`)."""
     session_length: Distribution = LogNormal(median=1500.0, sigma=0.8)
     """Length of one session (default log-normal, median 25 min)."""
     api_interval: Duration = Field(default=300.0, ge=MIN_STEP)
@@ -154,6 +159,11 @@ class Usage(_Section):
     def _day(self) -> Usage:
         if len(self.diurnal) != 24 or min(self.diurnal) < 0 or max(self.diurnal) <= 0:
             raise ValueError("diurnal needs 24 non-negative weights, not all zero")
+        if 0 < self.sessions_per_day < MIN_SESSIONS_PER_DAY:
+            raise ValueError(
+                f"sessions_per_day must be 0 or at least {MIN_SESSIONS_PER_DAY:g}, "
+                f"got {self.sessions_per_day:g}"
+            )
         return self
 
 
