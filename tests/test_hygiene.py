@@ -319,5 +319,37 @@ def test_sigkill_of_a_load_test_leaves_no_process_and_no_secret(tmp_path: Path, 
     assert rerun.returncode in (0, 4), stderr[-2000:]  # 4: prediction tolerance, still a run
     assert (out / "summary.json").is_file()
     assert not staging.exists()  # the dead run's staging folder was removed
+    for path in out.rglob("*"):  # a finished run keeps no private key either
+        assert not path.is_file() or b"PRIVATE KEY" not in path.read_bytes(), path
+    for line in (out / "mock.log").read_text().splitlines():
+        assert "admin key" not in line or "<admin key>" in line, line
     assert json.loads((out / "summary.json").read_text())["endpoints"]["register"]["requests"]
     assert not marked(tag)
+
+
+def test_simulate_ends_cleanly_on_sighup_and_a_killed_ones_staging_goes_next_run(
+    tmp_path: Path, tag: str
+) -> None:
+    """SIGHUP (a closed terminal) is handled like SIGTERM; after SIGKILL the staging folder
+    stays until the next run in the same folder removes it."""
+    big = ["--set", "fleet.instances=200000", "--set", "scenario.duration=1d"]
+
+    def staging() -> list[Path]:
+        return sorted(tmp_path.glob(".*.staging-*"))
+
+    hup = start(tag, "simulate", SHOOTOUT, "--out", str(tmp_path / "hup"), *big)
+    assert wait_for(staging, 30), "no staging folder appeared"
+    hup.send_signal(signal.SIGHUP)
+    _, stderr = hup.communicate(timeout=30)
+    assert hup.returncode == 130 and "dcrload: interrupted" in stderr, stderr
+    assert "Traceback" not in stderr and not staging()
+
+    killed = start(tag, "simulate", SHOOTOUT, "--out", str(tmp_path / "killed"), *big)
+    (left,) = wait_for(staging, 30)
+    kill_and_check_nothing_survives(killed, tag)
+    assert left.exists()
+    small = start(tag, "simulate", SHOOTOUT, "--out", str(tmp_path / "small"),
+                  "--set", "fleet.instances=50", "--set", "scenario.duration=1h")  # fmt: skip
+    _, stderr = small.communicate(timeout=60)
+    assert small.returncode == 0, stderr
+    assert not left.exists() and staging() == []
