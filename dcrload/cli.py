@@ -38,8 +38,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+"""Signals that end a run like Ctrl-C: `kill`, a closed terminal or SSH session."""
+
+
 def _stop(signum: int, frame: object) -> None:
-    """SIGTERM ends a run like Ctrl-C, so staging folders and child processes are cleaned up."""
+    """End the run like Ctrl-C, so staging folders and child processes are cleaned up.
+
+    Only the first signal interrupts: a second one during the clean-up is ignored, so the
+    clean-up finishes (children die with the command anyway, should it be SIGKILLed).
+    """
+    for number in STOP_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
@@ -49,7 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Bad input (`UsageError`, or an `OSError` on a path the user named) is one line on
     stderr, never a traceback.
     """
-    signal.signal(signal.SIGTERM, _stop)
+    for number in STOP_SIGNALS:
+        signal.signal(number, _stop)
     try:
         args = build_parser().parse_args(argv)
         return int(args._run(args))

@@ -11,6 +11,7 @@ the web UI, and Locust sends them from the master to its workers):
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,9 @@ from dcrload.commandline.addresses import is_loopback_url
 from dcrload.core.wire import Paths, WireProfile, split_api_prefix
 from dcrload.model.loadshape import loadtest_scenario, resolve_run, warmup_seconds
 from dcrload.model.scenario import DEFAULT_SCENARIO, Scenario
+
+ADMIN_KEY_ENV = "DCRLOAD_ADMIN_KEY"
+"""Where the mock's admin key comes from when ``--dcr-admin-key`` is not given."""
 
 
 def add_arguments(parser: Any) -> None:
@@ -66,7 +70,8 @@ def add_arguments(parser: Any) -> None:
     group.add_argument(
         "--dcr-admin-key",
         default="",
-        help="the mock's admin key: scale its throttle, inject the scenario's faults",
+        help="the mock's admin key: scale its throttle, inject the scenario's faults "
+        f"(default: ${ADMIN_KEY_ENV}, which keeps it off the command line)",
     )
     group.add_argument(
         "--dcr-forward-for",
@@ -179,7 +184,7 @@ class RunSettings:
             wire=wire_profile(scenario),
             statements=statements,
             forward_for=forward_for,
-            admin_key=options.dcr_admin_key,
+            admin_key=options.dcr_admin_key or os.environ.get(ADMIN_KEY_ENV, ""),
             out=options.dcr_out,
             seed=seed,
             latency_ms=options.dcr_mock_latency_ms,

@@ -20,6 +20,7 @@ directory that is missing or malformed.
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import time
@@ -132,15 +133,20 @@ def write_statements(
     alg: str = "ES256",
     issuer: str = DEFAULT_ISSUER,
     software_version: str = "1.0.0",
+    keep_private: bool = True,
 ) -> tuple[SigningKey, dict[str, Path]]:
     """Write (or reuse) a key pair in `out` and one ``<software_id>.jwt`` per id.
 
     A key of the same algorithm and issuer already in `out` is reused, so statements for
     more software ids can be added later and the mock keeps trusting the earlier ones.
+    With `keep_private` False the private key never touches the disk: a fresh key signs
+    the statements in memory and `out` gets only its public half (what the mock trusts),
+    so a folder that outlives the run — a results folder, one a SIGKILL left — holds
+    nothing that can sign a statement.
     """
     ids = [check_software_id(s) for s in software_ids] or [DEFAULT_SOFTWARE_ID]
     out.mkdir(parents=True, exist_ok=True)
-    existing = load_keys(out).keys if (out / MANIFEST).exists() else {}
+    existing = load_keys(out).keys if keep_private and (out / MANIFEST).exists() else {}
     key = next(
         (
             k
@@ -152,11 +158,16 @@ def write_statements(
     if key is None:
         key = generate_key(alg, issuer)
         assert key.private_key is not None
-        private_file = out / f"{key.kid}.key.pem"
-        private_file.write_bytes(_pem_private(key.private_key))
-        private_file.chmod(0o600)
+        if keep_private:
+            private_file = out / f"{key.kid}.key.pem"
+            descriptor = os.open(private_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:  # 0600 from the start, never wider
+                handle.write(_pem_private(key.private_key))
+            private_file.chmod(0o600)
         (out / f"{key.kid}.pub.pem").write_bytes(_pem_public(key.public_key))
-        existing[key.kid] = key
+        existing[key.kid] = (
+            key if keep_private else SigningKey(key.kid, key.alg, key.issuer, key.public_key)
+        )
     written: dict[str, Path] = {}
     for software_id in ids:
         path = out / f"{software_id}.jwt"

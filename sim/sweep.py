@@ -25,6 +25,7 @@ import copy
 import hashlib
 import itertools
 import json
+import multiprocessing
 import os
 import secrets
 import signal
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dcrload.commandline.processes import die_with_parent, pid_alive
 from dcrload.core.errors import UsageError
 from dcrload.model.overrides import apply_overrides, parse_value
 from dcrload.model.scenario import Scenario, scenario_data, validate
@@ -381,24 +383,73 @@ class RunStore:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold an exclusive lock on the folder; a second sweep on it gets UsageError."""
+        """Hold an exclusive lock on the folder; a second sweep on it gets UsageError.
+
+        The lock is a POSIX record lock (`fcntl.lockf`): the kernel drops it when this
+        process dies, and forked pool workers do not inherit it (an `flock` they would
+        share, and keep after a SIGKILL of the sweep). The file names the holder's pid; a
+        lock still held while that pid is gone (an orphan of an older dcrload holds it) is
+        taken over on a fresh file.
+        """
         self.folder.mkdir(parents=True, exist_ok=True)
         try:
             import fcntl
         except ImportError:  # pragma: no cover - not POSIX: no lock, same behaviour otherwise
             yield
             return
-        with (self.folder / ".lock").open("w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                raise UsageError(
-                    f"{self.folder.parent}: another dcrload compare is running on this folder"
-                ) from None
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        path = self.folder / ".lock"
+        held = os.path.realpath(path)
+        if held in _HELD:  # record locks do not conflict within one process: check here
+            raise UsageError(
+                f"{self.folder.parent}: another dcrload compare is running on this folder"
+            )
+        handle = _take_lock(path, fcntl)
+        _HELD.add(held)
+        try:
+            yield
+        finally:
+            _HELD.discard(held)
+            with contextlib.suppress(OSError):
+                fcntl.lockf(handle, fcntl.LOCK_UN)
+            handle.close()
+
+
+_HELD: set[str] = set()
+"""Lock files this process holds (closing a second handle on one would drop its lock)."""
+
+
+def _take_lock(path: Path, fcntl: Any) -> Any:
+    """Open and lock `path` for this process; take over a lock whose holder is gone."""
+    for _attempt in range(3):
+        handle = path.open("a+")
+        try:
+            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            text = handle.read().strip()
+            handle.close()
+            holder = int(text) if text.isdigit() else 0
+            if holder and not pid_alive(holder):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()  # the stale holder keeps its lock on the old inode
+                continue
+            who = f" (pid {holder})" if holder else ""
+            raise UsageError(
+                f"{path.parent.parent}: another dcrload compare{who} is running on this folder"
+            ) from None
+        try:
+            same = os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:  # another sweep took the file over meanwhile: try again on the new one
+            handle.close()
+            continue
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        return handle
+    raise UsageError(f"{path.parent.parent}: cannot take the sweep lock {path}; try again")
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -445,9 +496,11 @@ def run_one(task: RunTask, folder: str, code: str) -> str:
     return task.key
 
 
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent, which stops them itself."""
+def _worker_start(parent: int | None) -> None:
+    """Pool initializer: leave Ctrl-C to the parent, which stops the workers itself, and
+    die with the parent whatever kills it (`die_with_parent`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(parent)
 
 
 Tick = Callable[[int], None]
@@ -470,8 +523,14 @@ def execute(
             run_one(task, folder, code)
         tick(len(tasks))
         return len(tasks)
+    context = multiprocessing.get_context()
+    # a forked worker's parent is this process; a spawn/forkserver one's may be a server
+    parent = os.getpid() if context.get_start_method() == "fork" else None
     pool = futures.ProcessPoolExecutor(
-        max_workers=min(jobs, len(tasks)), initializer=_ignore_sigint
+        max_workers=min(jobs, len(tasks)),
+        mp_context=context,
+        initializer=_worker_start,
+        initargs=(parent,),
     )
     pending: set[futures.Future[str]] = set()
     try:

@@ -6,6 +6,7 @@ leading minus is allowed (a clock that runs behind has a negative offset).
 
 from __future__ import annotations
 
+import math
 import re
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -14,17 +15,22 @@ _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|min|s|m|h|d|w)")
 
 def parse_duration(text: str | int | float) -> float:
     """Return seconds; raise ValueError with the accepted forms when `text` is not one."""
-    if isinstance(text, bool):
-        raise ValueError("expected a duration such as '15ms', '90s', '6h' or '2d'")
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
+        raise ValueError(f"expected a duration such as '15ms', '90s', '6h' or '2d', got {text!r}")
     if isinstance(text, int | float):
-        return float(text)
+        try:
+            return _finite(float(text), text)
+        except OverflowError:  # an int beyond any float
+            raise ValueError(f"expected a finite duration, got {text!r}") from None
     raw = text.strip().lower()
     sign = -1.0 if raw.startswith("-") else 1.0
     body = raw.lstrip("+-").strip()
     try:
-        return sign * float(body)
+        bare: float | None = sign * float(body)
     except ValueError:
-        pass
+        bare = None
+    if bare is not None:
+        return _finite(bare, text)
     total, position = 0.0, 0
     for match in _PART.finditer(body):
         if match.start() != position and body[position : match.start()].strip():
@@ -33,7 +39,14 @@ def parse_duration(text: str | int | float) -> float:
         position = match.end()
     if position == 0 or body[position:].strip():
         raise ValueError(f"expected a duration such as '15ms', '90s', '6h' or '2d', got {text!r}")
-    return sign * total
+    return _finite(sign * total, text)
+
+
+def _finite(seconds: float, text: object) -> float:
+    """`seconds`, if it is a real number of seconds (no inf, no NaN, nothing that overflows)."""
+    if not math.isfinite(seconds):
+        raise ValueError(f"expected a finite duration, got {text!r}")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:

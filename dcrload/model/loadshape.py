@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import math
 
-from dcrload.core.durations import parse_duration
+from dcrload.core.durations import format_duration, parse_duration
 from dcrload.core.errors import UsageError
+from dcrload.model.estimate import check_budget
 from dcrload.model.scenario import Scenario, load_scenario
 from dcrload.model.usage import expected_in_session, expected_installed
+
+MAX_RUN_SECONDS = 7 * 86400.0
+"""Longest real duration of a load test (a week; a soak longer than that is a service)."""
 
 
 def sample_factor(scenario: Scenario) -> float:
@@ -146,7 +150,7 @@ def resolve_run(
         overrides.append(f"loadtest.time_scale={time_scale}")
     elif real_target:
         overrides.append("loadtest.time_scale=1")
-    scenario = load_scenario(path, overrides)
+    scenario = load_scenario(path, overrides, budget=False)  # the scaled one is checked
     if duration:
         try:
             run_seconds = parse_duration(duration)
@@ -158,4 +162,10 @@ def resolve_run(
         run_seconds = scenario.scenario.duration / scenario.loadtest.time_scale
     if run_seconds <= 0:
         raise UsageError(f"{duration_flag} {duration}: expected more than 0 seconds")
+    if run_seconds > MAX_RUN_SECONDS:
+        raise UsageError(
+            f"{duration_flag} {duration or format_duration(run_seconds)}: a load test of at "
+            f"most {format_duration(MAX_RUN_SECONDS)} (lower it or raise loadtest.time_scale)"
+        )
+    check_budget(loadtest_scenario(scenario, run_seconds), path)
     return scenario, run_seconds

@@ -13,14 +13,25 @@ import tomllib
 from typing import Any
 
 from dcrload.core.errors import UsageError
+from dcrload.model.scenario import check_depth
+
+MAX_VALUE_CHARS = 10_000
+"""Longest `--set` value read (a table of a strategy is a few dozen characters)."""
 
 
 def parse_value(text: str) -> Any:
-    """A TOML value if `text` is one, else the string itself."""
+    """A TOML value if `text` is one, else the string itself; UsageError if it is too
+    long or nests deeper than a scenario may (`dcrload.model.scenario.MAX_DEPTH`)."""
+    if len(text) > MAX_VALUE_CHARS:
+        raise UsageError(f"--set value of {len(text):,} characters; at most {MAX_VALUE_CHARS:,}")
     try:
-        return tomllib.loads(f"v = {text}")["v"]
+        value = tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+    except RecursionError:
+        raise UsageError(f"--set value {text[:40]!r}...: nested too deeply") from None
+    check_depth(value, f"--set value {text[:40]!r}")
+    return value
 
 
 def split_override(text: str, source: str) -> tuple[list[str], Any]:

@@ -8,6 +8,8 @@ raised as `UsageError` with one line naming the file, the field and what was exp
 
 from __future__ import annotations
 
+import math
+import stat
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -44,9 +46,33 @@ DEFAULT_DIURNAL = (
 """Relative session starts per hour of day for a TV/streaming audience: evening prime time."""
 
 
+MIN_BIN = 1.0
+"""Finest time bin, seconds: finer bins cost memory and say nothing a load test can check."""
+
+MIN_STEP = 0.001
+"""Shortest duration that is a step of the simulation (API interval, token lifetime)."""
+
+MIN_SESSIONS_PER_DAY = 0.01
+"""Fewest sessions a day an app with sessions may have (the next start is searched hour by
+hour: a rate of 1e-250 would take forever to find one)."""
+
+MAX_SKEW_PPM = 100_000.0
+"""Largest clock-rate spread, ppm: a clock 10 % fast gains 2.4 h a day."""
+
+MAX_FILE_BYTES = 1_000_000
+"""Largest scenario file read (the shipped ones are a few kB)."""
+
+MAX_DEPTH = 32
+"""Deepest nesting of tables and arrays in a scenario or a `--set` value."""
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        use_attribute_docstrings=True,
+        allow_inf_nan=False,
     )
 
 
@@ -57,8 +83,8 @@ class ScenarioInfo(_Section):
     """Simulated time (default 1 day)."""
     seed: int = Field(default=1, ge=0)
     """Every random draw of a run derives from this seed."""
-    bin: Duration = Field(default=300.0, gt=0)
-    """Width of a time bin in timeseries.csv and the plots (default 5 min)."""
+    bin: Duration = Field(default=300.0, ge=MIN_BIN)
+    """Width of a time bin in timeseries.csv and the plots (default 5 min, at least 1 s)."""
     description: str = ""
     """Free text, for people reading the scenario."""
 
@@ -139,11 +165,12 @@ def _default_cohorts() -> list[Cohort]:
 
 class Usage(_Section):
     sessions_per_day: float = Field(default=3.0, ge=0)
-    """App sessions per instance per day (mobile, tv); shaped by `diurnal`."""
+    """App sessions per instance per day (mobile, tv); shaped by `diurnal`; 0, or at least
+    0.01 (`MIN_SESSIONS_PER_DAY`)."""
     session_length: Distribution = LogNormal(median=1500.0, sigma=0.8)
     """Length of one session (default log-normal, median 25 min)."""
-    api_interval: Duration = Field(default=300.0, gt=0)
-    """Gap between protected API calls in a session; the first comes at launch."""
+    api_interval: Duration = Field(default=300.0, ge=MIN_STEP)
+    """Gap between protected API calls in a session; the first comes at launch (≥ 1 ms)."""
     diurnal: tuple[float, ...] = DEFAULT_DIURNAL
     """24 relative weights, hour 0 first; the mean is scaled to 1."""
 
@@ -151,12 +178,17 @@ class Usage(_Section):
     def _day(self) -> Usage:
         if len(self.diurnal) != 24 or min(self.diurnal) < 0 or max(self.diurnal) <= 0:
             raise ValueError("diurnal needs 24 non-negative weights, not all zero")
+        if 0 < self.sessions_per_day < MIN_SESSIONS_PER_DAY:
+            raise ValueError(
+                f"sessions_per_day must be 0 or at least {MIN_SESSIONS_PER_DAY:g}, "
+                f"got {self.sessions_per_day:g}"
+            )
         return self
 
 
 class TokenSettings(_Section):
-    ttl: Duration = Field(default=21600.0, gt=0)
-    """Access-token lifetime (`expires_in`), default 6 h."""
+    ttl: Duration = Field(default=21600.0, ge=MIN_STEP)
+    """Access-token lifetime (`expires_in`), default 6 h (≥ 1 ms)."""
     ttl_jitter: float = Field(default=0.0, ge=0, lt=1)
     """Server-side jitter: each token lives ttl·(1 - U(0, ttl_jitter))."""
 
@@ -170,8 +202,8 @@ class ClockDrift(_Section):
     """Share of devices whose clock is wildly wrong (the heavy tail)."""
     wild_offset: Distribution = Uniform(low=-172800.0, high=172800.0)
     """Offset of a wildly wrong clock (default uniform within ±2 days)."""
-    skew_ppm_sd: float = Field(default=0.0, ge=0)
-    """Standard deviation of the clock rate error, parts per million."""
+    skew_ppm_sd: float = Field(default=0.0, ge=0, le=MAX_SKEW_PPM)
+    """Standard deviation of the clock rate error, parts per million (at most 100,000)."""
     steps_per_day: float = Field(default=0.0, ge=0)
     """Rate of step changes (manual changes, daylight-saving mistakes) per device per day."""
     step_size: Distribution = Normal(sd=3600.0)
@@ -282,7 +314,7 @@ class Thresholds(_Section):
 
 
 class LoadTest(_Section):
-    time_scale: float = Field(default=60.0, gt=0)
+    time_scale: float = Field(default=60.0, ge=0.001, le=1e6)
     """Simulated seconds per real second in a load test (against a real URL: 1 unless
     `dcrload loadtest --time-scale` insists)."""
     max_instances: int = Field(default=200, ge=1)
@@ -373,41 +405,118 @@ def describe(error: ValidationError) -> str:
     return f"{_field_path(first['loc'])}: {message}"
 
 
-def validate(data: dict[str, Any], source: str) -> Scenario:
-    """Validate a scenario dict; raise UsageError("<source>: <field>: <expected>")."""
+def validate(data: dict[str, Any], source: str, *, budget: bool = True) -> Scenario:
+    """Validate a scenario dict; raise UsageError("<source>: <field>: <expected>").
+
+    Every number must be finite, wherever it sits (a strategy or distribution table too).
+    With `budget`, a run that cannot finish on this machine is refused as well
+    (`dcrload.model.estimate.check_budget`); a load test checks its scaled scenario instead.
+    """
     from dcrload.core.errors import UsageError
 
+    check_depth(data, source)
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as error:
         raise UsageError(f"{source}: {describe(error)}") from None
+    except RecursionError:
+        raise UsageError(f"{source}: nested too deeply") from None
+    bad = _first_non_finite(scenario.model_dump(by_alias=True))
+    if bad is not None:
+        where, value = bad
+        raise UsageError(f"{source}: {where}: expected a finite number, got {value}")
+    if budget:
+        from dcrload.model.estimate import check_budget
+
+        check_budget(scenario, source)
+    return scenario
+
+
+def _first_non_finite(value: Any, where: str = "") -> tuple[str, float] | None:
+    """The dotted path and value of the first inf or NaN inside `value`, if any."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (where or "(top level)", value)
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _first_non_finite(item, f"{where}.{key}" if where else str(key))
+        if found is not None:
+            return found
+    return None
+
+
+def check_depth(value: Any, source: str, limit: int = MAX_DEPTH) -> None:
+    """Raise UsageError if tables and arrays nest deeper than `limit` (no recursion used)."""
+    from dcrload.core.errors import UsageError
+
+    todo = [(value, 0)]
+    while todo:
+        node, depth = todo.pop()
+        if isinstance(node, dict | list | tuple):
+            if depth >= limit:
+                raise UsageError(f"{source}: tables or arrays nested deeper than {limit} levels")
+            children = node.values() if isinstance(node, dict) else node
+            todo.extend((child, depth + 1) for child in children)
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    """The TOML of a scenario file; raise UsageError for anything that is not one.
+
+    Only a regular file is read (a FIFO or a device would block or never end), of at most
+    `MAX_FILE_BYTES`, as UTF-8 text, nested at most `MAX_DEPTH` deep.
+    """
     from dcrload.core.errors import UsageError
 
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        info = path.stat()
     except FileNotFoundError:
         raise UsageError(f"{path}: no such scenario file") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise UsageError(f"{path}: is a directory, expected a scenario file")
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(f"{path}: not a regular file, expected a scenario file")
+    if info.st_size > MAX_FILE_BYTES:
+        raise UsageError(
+            f"{path}: {info.st_size:,} bytes, more than the {MAX_FILE_BYTES:,} a scenario may have"
+        )
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except IsADirectoryError:
         raise UsageError(f"{path}: is a directory, expected a scenario file") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UsageError(
+            f"{path}: not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start})"
+        ) from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise UsageError(f"{path}: not valid TOML: {error}") from None
+    except RecursionError:
+        raise UsageError(f"{path}: tables or arrays nested too deeply") from None
+    check_depth(data, str(path))
+    return data
 
 
 def load_scenario(
-    path: str | Path = DEFAULT_SCENARIO, overrides: list[str] | None = None
+    path: str | Path = DEFAULT_SCENARIO, overrides: list[str] | None = None, *, budget: bool = True
 ) -> Scenario:
-    """Read, override and validate a scenario file; bad input raises UsageError."""
+    """Read, override and validate a scenario file; bad input raises UsageError.
+
+    `budget`: also refuse a run that cannot finish here (see `validate`)."""
     from dcrload.model.overrides import apply_overrides
 
     path = Path(path)
     data = read_toml(path)
     if overrides:
         data = apply_overrides(data, overrides, str(path))
-    return validate(data, str(path))
+    return validate(data, str(path), budget=budget)
 
 
 def scenario_data(path: str | Path) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import csv
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from dcrload.commandline.processes import pid_alive
 
 ENDPOINTS = ("register", "token", "api")
 
@@ -29,8 +32,20 @@ def default_out(name: str, root: Path = Path("results")) -> Path:
     return root / f"{name}-{stamp}"
 
 
+STAGING_MARK = ".staging-"
+"""Staging folders are `.<final name>.staging-<owner pid>-<random>`, beside the final one."""
+
+_STAGING = re.compile(r"^\..+\.staging-(\d+)-[0-9a-z_]+$")
+
+
 class ResultsDir:
-    """Write into a staging folder; on clean exit move it to `final`, else delete it."""
+    """Write into a staging folder; on clean exit move it to `final`, else delete it.
+
+    The staging folder's name carries the pid of the run that owns it, so a run killed
+    before it could clean up (SIGKILL, a power cut) leaves a folder the next run in the
+    same parent folder recognises and removes (`remove_dead_staging`); the folders of runs
+    still alive are left alone.
+    """
 
     def __init__(self, final: Path) -> None:
         self.final = final
@@ -42,7 +57,9 @@ class ResultsDir:
 
             raise UsageError(f"{self.final}: already exists and is not empty")
         self.final.parent.mkdir(parents=True, exist_ok=True)
-        self.path = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.", dir=self.final.parent))
+        remove_dead_staging(self.final.parent)
+        prefix = f".{self.final.name}{STAGING_MARK}{os.getpid()}-"
+        self.path = Path(tempfile.mkdtemp(prefix=prefix, dir=self.final.parent))
         return self.path
 
     def __exit__(
@@ -57,6 +74,24 @@ class ResultsDir:
         if self.final.exists():
             self.final.rmdir()
         os.replace(self.path, self.final)
+
+
+def remove_dead_staging(parent: Path) -> list[Path]:
+    """Remove the staging folders in `parent` whose owning run is no longer alive."""
+    removed: list[Path] = []
+    try:
+        entries = list(parent.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _STAGING.match(entry.name)
+        if match is None or entry.is_symlink() or not entry.is_dir():
+            continue
+        if pid_alive(int(match.group(1))):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
 
 
 def rate_stats(per_bin: Sequence[int], bin_width: float, duration: float) -> dict[str, float]:

@@ -46,16 +46,19 @@ from dcrload.commandline.arguments import (
     add_seed,
     overrides_with_seed,
 )
-from dcrload.commandline.processes import STOP_GRACE, free_port, reap
+from dcrload.commandline.processes import STOP_GRACE, child_options, free_port, reap
 from dcrload.core.durations import format_duration
 from dcrload.core.errors import UsageError
 from dcrload.model.scenario import Scenario
 from dcrload.results.files import ENDPOINTS, ResultsDir, default_out, write_json
+from loadtests.options import ADMIN_KEY_ENV
 
 NAME = "loadtest"
 HELP = "Replay a scenario's fleet with Locust against the mock or a URL; check the prediction."
 
 EXIT_FAILED = 1
+MAX_WORKERS = 64
+"""Most Locust worker processes one command starts on this machine."""
 MOCK_START_TIMEOUT = 30.0
 
 LISTENING = "dcrload mock listening on "
@@ -118,19 +121,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 class MockProcess:
     """`dcrload mock` on a free loopback port; `url` once it answers /healthz.
 
-    The admin key goes to the mock in its environment (``DCRLOAD_ADMIN_KEY``), never on
-    its command line, where every user of the machine could read it in ``ps``: `admin_key`,
-    or an ``--admin-key`` found in `args`, is moved there. The mock never prints it, so
-    `log_path` holds no secret either.
+    The mock dies with this process (`child_options`). The admin key goes to it in its
+    environment (`ADMIN_KEY_ENV`), never on its command line, where every user of the
+    machine could read it in ``ps``: `admin_key`, or an ``--admin-key`` found in `args`, is
+    moved there; it is masked in the log too.
     """
-
-    ADMIN_KEY_ENV = "DCRLOAD_ADMIN_KEY"
 
     def __init__(self, args: list[str], log_path: Path, admin_key: str = "") -> None:
         args, admin_key = self._take_admin_key(args, admin_key)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         if admin_key:
-            env[self.ADMIN_KEY_ENV] = admin_key
+            env[ADMIN_KEY_ENV] = admin_key
+        self.admin_key = admin_key
         self.log_path = log_path
         self.lines: list[str] = []
         self.process: subprocess.Popen[str] | None = subprocess.Popen(
@@ -139,6 +141,7 @@ class MockProcess:
             stderr=subprocess.STDOUT,
             text=True,
             env=env,
+            **child_options(),
         )
         self._found = threading.Event()
         self.url = ""
@@ -162,6 +165,8 @@ class MockProcess:
         assert self.process is not None and self.process.stdout is not None
         with self.log_path.open("w") as log:
             for line in self.process.stdout:
+                if self.admin_key:
+                    line = line.replace(self.admin_key, "<admin key>")
                 log.write(line)
                 log.flush()
                 self.lines.append(line.rstrip("\n"))
@@ -198,10 +203,16 @@ def locustfile() -> Path:
 
 
 def run_locust(
-    common: list[str], workers: int, staging: Path, time_limit: float
+    common: list[str], workers: int, staging: Path, time_limit: float, admin_key: str = ""
 ) -> tuple[int, list[Path]]:
-    """Run Locust headless (one process, or a master and `workers` workers); reap them all."""
+    """Run Locust headless (one process, or a master and `workers` workers); reap them all.
+
+    Each Locust process dies with this one (`child_options`), and gets `admin_key` through
+    the environment (`ADMIN_KEY_ENV`), so it is never on a command line.
+    """
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if admin_key:
+        env[ADMIN_KEY_ENV] = admin_key
     base = [sys.executable, "-m", "locust", "-f", str(locustfile())]
     logs = [staging / "locust.log"]
     processes: list[subprocess.Popen[bytes]] = []
@@ -223,7 +234,9 @@ def run_locust(
             ]
         handle = logs[0].open("wb")
         handles.append(handle)
-        master = subprocess.Popen(master_args, stdout=handle, stderr=subprocess.STDOUT, env=env)
+        master = subprocess.Popen(
+            master_args, stdout=handle, stderr=subprocess.STDOUT, env=env, **child_options()
+        )
         processes.append(master)
         for index in range(workers if workers > 1 else 0):
             path = staging / f"locust-worker-{index}.log"
@@ -239,7 +252,13 @@ def run_locust(
                 str(port),
             ]
             processes.append(
-                subprocess.Popen(worker_args, stdout=handle, stderr=subprocess.STDOUT, env=env)
+                subprocess.Popen(
+                    worker_args,
+                    stdout=handle,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    **child_options(),
+                )
             )
         try:
             code = master.wait(time_limit)
@@ -286,12 +305,16 @@ def run(args: argparse.Namespace) -> int:
     mock = target == "mock"
     if not mock and not _is_url(target):
         raise UsageError(f"--target {target!r}: expected 'mock' or an http(s):// URL")
-    if args.workers < 1:
-        raise UsageError(f"--workers {args.workers}: expected at least 1")
-    if args.time_scale is not None and args.time_scale <= 0:
-        raise UsageError(f"--time-scale {args.time_scale:g}: expected a positive number")
-    if args.mock_latency_ms < 0 or args.mock_throttle_rate < 0:
-        raise UsageError("--mock-latency-ms and --mock-throttle-rate must not be negative")
+    if not 1 <= args.workers <= MAX_WORKERS:
+        raise UsageError(f"--workers {args.workers}: expected 1 to {MAX_WORKERS}")
+    if args.time_scale is not None and not (0 < args.time_scale < math.inf):
+        raise UsageError(f"--time-scale {args.time_scale:g}: expected a positive finite number")
+    for flag, value in (
+        ("--mock-latency-ms", args.mock_latency_ms),
+        ("--mock-throttle-rate", args.mock_throttle_rate),
+    ):
+        if not 0 <= value < math.inf:
+            raise UsageError(f"{flag} {value:g}: expected a finite number, not negative")
     if not mock:
         if args.software_statement is None:
             raise UsageError("--target URL needs --software-statement FILE")
@@ -370,8 +393,8 @@ def _run_in(
             from loadtests.statements import write_statements
             from loadtests.timescale import mock_ttl
 
-            keys = staging / "keys"
-            write_statements(keys, scenario.software_ids())
+            keys = staging / "keys"  # public key and statements only: nothing that signs
+            write_statements(keys, scenario.software_ids(), keep_private=False)
             admin_key = secrets.token_urlsafe(18)
             wire = wire_profile(scenario)
             paths = wire.paths
@@ -381,7 +404,6 @@ def _run_in(
                     ":memory:",
                     "--keys",
                     str(keys),
-                    f"--admin-key={admin_key}",
                     "--profile",
                     wire.name,
                     "--paths",
@@ -390,6 +412,7 @@ def _run_in(
                     f"{mock_ttl(scenario.token.ttl, scale):g}",
                 ],
                 staging / "mock.log",
+                admin_key,
             )
             try:
                 host = mock_process.wait_ready()
@@ -421,8 +444,6 @@ def _run_in(
             "0",
             "--only-summary",
         ]
-        if admin_key:
-            common += [f"--dcr-admin-key={admin_key}"]
         if args.mock_latency_ms:
             common += ["--dcr-mock-latency-ms", f"{args.mock_latency_ms}"]
         if args.mock_throttle_rate:
@@ -431,7 +452,7 @@ def _run_in(
             common += ["--time-scale", f"{scale}"]
         started = time.monotonic()
         limit = warmup + run_seconds + 90
-        code, logs = run_locust(common, args.workers, staging, limit)
+        code, logs = run_locust(common, args.workers, staging, limit, admin_key)
         wall = time.monotonic() - started
     finally:
         if mock_process is not None:
