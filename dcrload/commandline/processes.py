@@ -26,8 +26,9 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
+
+from dcrload.results.files import pid_alive as pid_alive  # re-exported for the commands
 
 STOP_GRACE = 10.0
 """Seconds a process gets to stop after SIGTERM before it is killed."""
@@ -124,20 +125,3 @@ def _signal(process: subprocess.Popen[Any], group: int | None, sig: int) -> None
             process.send_signal(sig)
     except OSError:
         pass
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process `pid` exists and is not a zombie (a zombie holds no lock nor port)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError, IndexError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat[stat.rindex(")") + 2] in "ZX":
-            return False
-    return True

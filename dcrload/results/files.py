@@ -8,6 +8,7 @@ result files or none. The formats are the contract in DESIGN.md and are shared b
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -21,9 +22,24 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from dcrload.commandline.processes import pid_alive
-
 ENDPOINTS = ("register", "token", "api")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process `pid` exists and is not a zombie (a zombie holds no lock nor port)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError, IndexError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat[stat.rindex(")") + 2] in "ZX":
+            return False
+    return True
 
 
 def default_out(name: str, root: Path = Path("results")) -> Path:
