@@ -1,16 +1,27 @@
-"""`dcrload probe` against the real mock over a socket: passes, and fails when it misbehaves."""
-# ruff: noqa: F811  (pytest fixtures imported from mock_fixtures are parameters here)
+"""`dcrload probe` over a socket against the real mock and against an RFC 7591 server that
+dcrload did not write (Authlib): passes, and fails — explaining why — when they misbehave."""
+# ruff: noqa: F811  (pytest fixtures imported from the fixture modules are parameters here)
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from mock_fixtures import ADMIN_KEY, LiveServer, keys_dir, start_server, stop_server  # noqa: F401
+from reference_server.fixtures import (  # noqa: F401
+    METADATA,
+    Reference,
+    reference_keys,
+    reference_server,
+    start_reference,
+    stop_reference,
+)
 
 from dcrload.cli import main
+from loadtests.commands.probe import EXIT_UNREACHABLE
 
 
 @pytest.fixture(scope="module")
@@ -107,24 +118,132 @@ def test_probe_rfc7591(keys_dir, capsys) -> None:
         stop_server(server.process)
 
 
-def test_probe_unreachable_target_fails(keys_dir, capsys) -> None:
+def _dead_port() -> int:
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("profile", ["adobe-pass", "rfc7591"])
+def test_probe_unreachable_target_is_not_a_deviation(keys_dir, capsys, profile) -> None:
+    target = f"http://127.0.0.1:{_dead_port()}"
     code = main(
         [
             "probe",
             "--target",
-            f"http://127.0.0.1:{port}",
+            target,
             "--software-statement",
             str(keys_dir / "dcrload-demo.jwt"),
             "--timeout",
             "2",
+            "--profile",
+            profile,
         ]
     )
-    assert code == 1
+    assert code == EXIT_UNREACHABLE == 3
+    out = capsys.readouterr().out
+    assert f"cannot connect to {target}: ConnectError" in out
+    assert "passed" not in out and "┃ check" not in out  # no conformance table
+
+
+def test_probe_explains_a_failed_check_with_the_server_error(short_ttl, keys_dir, capsys) -> None:
+    _quirks(short_ttl, "register-200")
+    try:
+        assert _probe(short_ttl, keys_dir) == 1
+    finally:
+        _quirks(short_ttl)
+    out = capsys.readouterr().out
+    said = out.split("the server said:", 1)[1]
+    assert "register status: HTTP 200 (" in said and "client_secret" in said
+    assert 'client_secret": ' not in out  # a 2xx body is named by its fields, never shown
+
+
+def test_probe_mock_refuses_a_broken_statement(short_ttl, keys_dir, capsys) -> None:
+    _quirks(short_ttl)
+    assert _probe(short_ttl, keys_dir) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "broken statement" in x)
+    assert "400 invalid_software_statement" in line and "PASS" in line
+
+
+# --------------------------------------------------------------------------- reference server
+
+
+def _probe_reference(server: Reference, keys, *extra: str) -> int:
+    return main(
+        [
+            "probe",
+            "--target",
+            server.url,
+            "--software-statement",
+            str(keys.statement),
+            "--profile",
+            "rfc7591",
+            *extra,
+        ]
+    )
+
+
+def _registration(keys) -> list[str]:
+    return [
+        "--metadata",
+        json.dumps(METADATA),
+        "--initial-access-token-file",
+        str(keys.initial_access_token),
+    ]
+
+
+def _result(out: str, check: str) -> str:
+    return next(line for line in out.splitlines() if line.startswith(f"│ {check} "))
+
+
+def test_probe_passes_against_the_reference_server(reference_server, reference_keys, capsys):
+    before = {c["client_id"] for c in reference_server.clients()}
+    assert _probe_reference(reference_server, reference_keys, *_registration(reference_keys)) == 0
+    out = capsys.readouterr().out
+    assert "0 deviated" in out and "FAIL" not in out
+    assert "PASS" in _result(out, "token signature (jwks_uri)")
+    assert "typ at+jwt" in out
+    assert "400 invalid_software_statement" in _result(out, "broken statement refused")
+    (new,) = [c for c in reference_server.clients() if c["client_id"] not in before]
+    # discovery chose the RFC 8414 default; the token endpoint was used twice with it
+    assert new["metadata"]["token_endpoint_auth_method"] == "client_secret_basic"
+    assert new["metadata"]["response_types"] == [] and new["tokens"] == 2
+    assert new["metadata"]["contacts"] == METADATA["contacts"]
+
+
+@pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
+def test_probe_token_auth_end_to_end(reference_server, reference_keys, capsys, method) -> None:
+    before = {c["client_id"] for c in reference_server.clients()}
+    extra = [*_registration(reference_keys), "--token-auth", method, "--scope", "tv.read"]
+    assert _probe_reference(reference_server, reference_keys, *extra) == 0
+    (new,) = [c for c in reference_server.clients() if c["client_id"] not in before]
+    assert new["metadata"]["token_endpoint_auth_method"] == method and new["tokens"] == 2
+
+
+def test_probe_names_the_status_and_error_of_a_refused_registration(
+    reference_server, reference_keys, capsys
+) -> None:
+    token = ["--initial-access-token-file", str(reference_keys.initial_access_token)]
+    assert _probe_reference(reference_server, reference_keys, *token) == 1  # no contacts
+    out = capsys.readouterr().out
+    assert "FAIL" in _result(out, "register status")
+    said = out.split("the server said:", 1)[1]
+    assert (
+        "register status: HTTP 400 invalid_client_metadata: contacts is required by this server"
+        in said
+    )
+
+
+def test_probe_finds_a_server_that_ignores_the_statement(reference_keys, capsys) -> None:
+    server = start_reference()  # no --statement-key: Authlib's default ignores statements
+    try:
+        assert _probe_reference(server, reference_keys) == 1
+    finally:
+        stop_reference(server)
+    line = _result(capsys.readouterr().out, "broken statement refused")
+    assert "statement not verified" in line and "FAIL" in line
 
 
 @pytest.mark.parametrize(
@@ -144,6 +263,25 @@ def test_probe_unreachable_target_fails(keys_dir, capsys) -> None:
         ["--target", "http://127.0.0.1:9", "--software-statement", "{jwt}", "--paths", "x=/y"],
         ["--target", "http://127.0.0.1:9", "--software-statement", "{jwt}", "--profile", "nope"],
         ["--software-statement", "{jwt}"],
+        ["--target", "http://127.0.0.1:9", "--software-statement", "{jwt}", "--metadata", "[1]"],
+        ["--target", "http://127.0.0.1:9", "--software-statement", "{jwt}", "--metadata", "{{"],
+        ["--target", "http://x:9", "--software-statement", "{jwt}", "--metadata", "@/nonexistent"],
+        [
+            "--target",
+            "http://127.0.0.1:9",
+            "--software-statement",
+            "{jwt}",
+            "--metadata",
+            '{{"software_statement": "x"}}',
+        ],
+        [
+            "--target",
+            "http://127.0.0.1:9",
+            "--software-statement",
+            "{jwt}",
+            "--initial-access-token-file",
+            "/nonexistent",
+        ],
     ],
 )
 def test_probe_bad_input_exits_2(args, keys_dir, tmp_path, capsys) -> None:
