@@ -167,6 +167,17 @@ def test_probe_mock_refuses_a_broken_statement(short_ttl, keys_dir, capsys) -> N
     assert "400 invalid_software_statement" in line and "PASS" in line
 
 
+def test_probe_api_url_template(short_ttl, keys_dir, capsys) -> None:
+    _quirks(short_ttl)
+    template = short_ttl.url + "/api/v2/{service_provider}/{route}"
+    assert _probe(short_ttl, keys_dir, "--api", template) == 0
+    assert "FAIL" not in capsys.readouterr().out
+    assert _probe(short_ttl, keys_dir, "--api", short_ttl.url + "/nowhere/{route}") == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in _result(out, "api call")
+    assert "  api call: HTTP 404" in out.split("the server said:", 1)[1]
+
+
 # --------------------------------------------------------------------------- reference server
 
 
@@ -282,6 +293,7 @@ def test_probe_finds_a_server_that_ignores_the_statement(reference_keys, capsys)
             "--initial-access-token-file",
             "/nonexistent",
         ],
+        ["--target", "http://127.0.0.1:9", "--software-statement", "{jwt}", "--api", "nah"],
     ],
 )
 def test_probe_bad_input_exits_2(args, keys_dir, tmp_path, capsys) -> None:

@@ -116,9 +116,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--scope", help="scope of the token request")
     parser.add_argument(
-        "--no-api",
-        action="store_true",
-        help="skip the API checks (default for rfc7591 unless --paths names an api_prefix)",
+        "--api",
+        metavar="mock|none|URL",
+        help="where the API checks go: 'mock' (routes under api_prefix), 'none', or a URL "
+        "template of your resource server, e.g. 'https://rs.example.com/v1/{route}' "
+        "(default: mock for adobe-pass; for rfc7591 none unless --paths names an api_prefix)",
+    )
+    parser.add_argument("--no-api", action="store_true", help="the same as --api none")
+    parser.add_argument(
+        "--device-headers",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="send X-Device-Info and AP-Device-Identifier (default: adobe-pass only)",
     )
     parser.add_argument(
         "--wait-expiry",
@@ -580,7 +589,11 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.token_auth:
         explicit.add("token_auth")
-    api = not args.no_api and (args.profile == "adobe-pass" or "api_prefix" in args.paths)
+    api_leg = args.api or (
+        "mock" if args.profile == "adobe-pass" or "api_prefix" in args.paths else "none"
+    )
+    if args.no_api:
+        api_leg = "none"
     try:
         paths = parse_paths(args.paths, args.profile)
         wire = WireProfile(
@@ -591,7 +604,8 @@ def run(args: argparse.Namespace) -> int:
             metadata=metadata,
             initial_access_token=read_initial_access_token(args.initial_access_token_file),
             scope=args.scope,
-            api="mock" if api else "none",
+            api=api_leg,
+            device_headers=args.device_headers,
         )
     except ValueError as error:
         raise UsageError(str(error)) from None
@@ -600,7 +614,7 @@ def run(args: argparse.Namespace) -> int:
             discovery = discover(target, wire, explicit, client)
             for note in discovery.notes:
                 print(f"dcrload probe: note: {note}")
-            probe = Probe(client, discovery.wire, statement, api, discovery)
+            probe = Probe(client, discovery.wire, statement, wire.sends_api, discovery)
             checks = probe.run(args.wait_expiry)
         except (Unreachable, TargetUnreachable) as error:
             reason = str(error).removeprefix(f"{target}: cannot connect ")
