@@ -269,19 +269,21 @@ class Registration(_Section):
 
     metadata: dict[str, Any] = Field(default_factory=dict)
     """Client metadata merged into the registration's JSON body (RFC 7591 section 2), e.g.
-    ``redirect_uris``, ``scope``, ``client_name``, ``contacts``; default none. The profile
-    already sends ``grant_types = ["client_credentials"]`` and ``response_types = []``
-    (rfc7591); ``software_statement`` and ``token_endpoint_auth_method`` are set elsewhere."""
+    redirect_uris, scope, client_name, contacts; default none. The rfc7591 profile already
+    sends grant_types ["client_credentials"] and response_types [] (an omitted
+    response_types means ["code"], and then servers demand redirect_uris); software_statement
+    and token_endpoint_auth_method may not be set here."""
     token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post"] | None = None
     """How the client authenticates at the token endpoint, sent in the registration body
     too. Default: client_secret_basic for rfc7591 (or what RFC 8414 metadata supports),
     client_secret_post for adobe-pass."""
     initial_access_token: str | None = None
-    """Sent as ``Authorization: Bearer`` on registration (RFC 7591 section 3) when the
+    """Sent as "Authorization: Bearer" on registration (RFC 7591 section 3) when the
     server requires one. Default: the DCRLOAD_INITIAL_ACCESS_TOKEN environment variable,
     else none (keep secrets out of shared scenario files)."""
     scope: str | None = None
-    """``scope`` of the token request (space-separated); default none (the server's)."""
+    """The scope parameter of the token request (space-separated); default none (the
+    server's default scope)."""
 
     @model_validator(mode="after")
     def _metadata(self) -> Registration:
