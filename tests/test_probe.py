@@ -302,3 +302,15 @@ def test_probe_bad_input_exits_2(args, keys_dir, tmp_path, capsys) -> None:
     filled = [a.format(jwt=keys_dir / "dcrload-demo.jwt", bad=bad) for a in args]
     assert main(["probe", *filled]) == 2
     assert capsys.readouterr().err.startswith("dcrload: error: ")
+
+
+def test_probe_reports_an_auth_method_the_server_replaced(reference_keys, capsys) -> None:
+    server = start_reference("--auth-method", "client_secret_post")
+    try:
+        assert _probe_reference(server, reference_keys, "--token-auth", "client_secret_basic") == 1
+    finally:
+        stop_reference(server)
+    out = capsys.readouterr().out
+    line = _result(out, "registered auth method")
+    assert "client_secret_post" in line and "FAIL" in line
+    assert "token status: HTTP 401 invalid_client" in out.split("the server said:", 1)[1]

@@ -352,6 +352,17 @@ class Probe:
                 issued,
                 isinstance(issued, int) and not isinstance(issued, bool),
             )
+        elif has:
+            # RFC 7591 section 3.2.1: the server returns what it registered, and may have
+            # replaced a value; a replaced auth method breaks every token request.
+            method = body.get("token_endpoint_auth_method")
+            self.check(
+                "registered auth method",
+                self.wire.token_auth,
+                method if method is not None else "(not returned)",
+                None if method is None else method == self.wire.token_auth,
+                response,
+            )
         return ok and self.instance.credentials is not None
 
     def check_token(self, label: str, response: Response, action: Any) -> bool:

@@ -18,7 +18,8 @@ written by the same hands. This server is assembled from Authlib's components, o
 What the server adds is policy a real deployment would have, each a flag: RFC 7591
 section 2's default ``response_types: ["code"]`` for a body that omits it, and with it
 the demand for ``redirect_uris`` (the case that broke dcrload against an independent
-server); an initial access token (section 3); metadata fields it requires.
+server); an initial access token (section 3); metadata fields it requires; an auth method it
+imposes whatever the client asked for (section 3.2.1 allows that).
 
 For tests, ``GET /_reference/clients`` lists what it stored (no secrets).
 
@@ -120,6 +121,9 @@ class Policy:
     initial_access_token: str | None = None
     required_metadata: tuple[str, ...] = ()
     ttl: int = 3600
+    auth_method: str | None = None
+    """Register every client with this token-endpoint auth method, whatever it asked for
+    (RFC 7591 section 3.2.1 lets a server replace requested values)."""
 
 
 class QuietHandler(WSGIRequestHandler):
@@ -161,6 +165,8 @@ def registration_endpoint(store: Store, policy: Policy, metadata: dict[str, Any]
                     raise InvalidClientMetadataError(f"{name} is required by this server")
             # RFC 7591 section 2: an omitted response_types means ["code"], and a client
             # using a redirect-based flow must register its redirect URIs.
+            if policy.auth_method is not None:
+                client_metadata["token_endpoint_auth_method"] = policy.auth_method
             response_types = sent.get("response_types", ["code"])
             client_metadata["response_types"] = response_types
             if "code" in response_types and not client_metadata.get("redirect_uris"):
@@ -295,6 +301,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="refuse a registration without this client metadata field (repeatable)",
     )
     parser.add_argument("--ttl", type=int, default=3600, help="access-token lifetime (s)")
+    parser.add_argument(
+        "--auth-method",
+        choices=AUTH_METHODS,
+        help="register every client with this auth method, whatever it asked for",
+    )
     return parser.parse_args(argv)
 
 
@@ -311,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         initial_access_token=initial,
         required_metadata=tuple(args.require_metadata),
         ttl=args.ttl,
+        auth_method=args.auth_method,
     )
     holder: dict[str, Flask] = {}
 
