@@ -294,6 +294,7 @@ def test_probe_finds_a_server_that_ignores_the_statement(reference_keys, capsys)
             "/nonexistent",
         ],
         ["--target", "http://127.0.0.1:9", "--software-statement", "{jwt}", "--api", "nah"],
+        ["--target", "http://x:9", "--software-statement", "{jwt}", "--scenario", "/no.toml"],
     ],
 )
 def test_probe_bad_input_exits_2(args, keys_dir, tmp_path, capsys) -> None:
@@ -314,3 +315,33 @@ def test_probe_reports_an_auth_method_the_server_replaced(reference_keys, capsys
     line = _result(out, "registered auth method")
     assert "client_secret_post" in line and "FAIL" in line
     assert "token status: HTTP 401 invalid_client" in out.split("the server said:", 1)[1]
+
+
+def test_probe_takes_the_load_tests_scenario(reference_server, reference_keys, capsys) -> None:
+    from pathlib import Path
+
+    scenario = Path(__file__).parent / "scenarios" / "loadtest-reference.toml"
+    before = {c["client_id"] for c in reference_server.clients()}
+    token = ["--initial-access-token-file", str(reference_keys.initial_access_token)]
+    code = main(
+        [
+            "probe",
+            "--scenario",
+            str(scenario),
+            "--target",
+            reference_server.url,
+            "--software-statement",
+            str(reference_keys.statement),
+            *token,
+        ]
+    )
+    assert code == 0, capsys.readouterr().out
+    (new,) = [c for c in reference_server.clients() if c["client_id"] not in before]
+    assert new["metadata"]["client_name"] == "dcrload load test"  # the scenario's metadata
+    assert new["metadata"]["contacts"] == ["ops@dcrload.test"]
+    # a flag wins over the scenario
+    assert main(["probe", "--scenario", str(scenario), "--target", reference_server.url,
+                 "--software-statement", str(reference_keys.statement), *token,
+                 "--token-auth", "client_secret_post"]) == 0  # fmt: skip
+    latest = [c for c in reference_server.clients() if c["client_id"] not in before]
+    assert latest[-1]["metadata"]["token_endpoint_auth_method"] == "client_secret_post"

@@ -39,7 +39,7 @@ import os
 import random
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,7 @@ from dcrload.core.errors import UsageError
 from dcrload.core.lifecycle import AppInstance, InstanceConfig, jwt_claims
 from dcrload.core.strategies import Fraction
 from dcrload.core.wire import (
+    DEFAULT_PATHS,
     PROFILES,
     TOKEN_AUTH_METHODS,
     Device,
@@ -67,8 +68,9 @@ from dcrload.core.wire import (
     parse_paths,
     to_response,
 )
+from dcrload.model.scenario import load_scenario
 from loadtests.discovery import Discovery, Unreachable, discover
-from loadtests.options import INITIAL_ACCESS_TOKEN_ENV
+from loadtests.options import INITIAL_ACCESS_TOKEN_ENV, explicit_paths, wire_profile
 
 NAME = "probe"
 HELP = "Run one app instance's lifecycle against a DCR service and print a conformance table."
@@ -91,9 +93,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="a file holding the software statement (JWT)",
     )
-    parser.add_argument("--profile", choices=PROFILES, default="adobe-pass")
+    parser.add_argument(
+        "--scenario",
+        type=Path,
+        metavar="FILE",
+        help="take the profile, paths, [loadtest.registration], api and device_headers from "
+        "this scenario's [loadtest] (the flags below win)",
+    )
+    parser.add_argument(
+        "--profile", choices=PROFILES, help="wire format (default: the scenario's, else adobe-pass)"
+    )
     parser.add_argument("--paths", default="", help="register=/r,token=/t,api_prefix=/api/v2")
-    parser.add_argument("--service-provider", default="dcrload")
+    parser.add_argument("--service-provider", help="service provider of the API routes")
     parser.add_argument(
         "--token-auth",
         choices=TOKEN_AUTH_METHODS,
@@ -576,6 +587,65 @@ def read_initial_access_token(path: Path | None) -> str | None:
     return token
 
 
+def probe_wire(args: argparse.Namespace) -> tuple[WireProfile, set[str]]:
+    """The profile to probe with — the scenario's ``[loadtest]`` (``--scenario``), then the
+    flags on top — and the endpoint settings given explicitly (discovery keeps those).
+
+    Raises `UsageError` for a bad scenario or flag.
+    """
+    base: WireProfile | None = None
+    explicit: set[str] = set()
+    if args.scenario is not None:
+        scenario = load_scenario(args.scenario)
+        base, explicit = wire_profile(scenario), explicit_paths(scenario)
+    profile = args.profile or (base.name if base is not None else "adobe-pass")
+    if base is not None and base.name != profile:
+        base = replace(base, name=profile, paths=DEFAULT_PATHS[profile], token_auth="")
+        explicit.discard("register")
+        explicit.discard("token")
+    given = {
+        part.partition("=")[0].strip().replace("-", "_")
+        for part in args.paths.split(",")
+        if part.strip()
+    }
+    explicit |= given & {"register", "token"}
+    if args.token_auth:
+        explicit.add("token_auth")
+    try:
+        flagged = parse_paths(args.paths, profile)
+        paths = base.paths if base is not None else DEFAULT_PATHS[profile]
+        paths = replace(paths, **{name: getattr(flagged, name) for name in given})
+        if args.no_api:
+            api = "none"
+        elif args.api:
+            api = args.api
+        elif base is not None:
+            api = base.api
+        else:
+            api = "mock" if profile == "adobe-pass" or "api_prefix" in given else "none"
+        metadata = dict(base.metadata) if base is not None else {}
+        metadata.update(read_metadata(args.metadata))
+        initial = read_initial_access_token(args.initial_access_token_file)
+        if args.initial_access_token_file is None and base is not None:
+            initial = base.initial_access_token or initial
+        wire = WireProfile(
+            profile,
+            paths,
+            args.service_provider or (base.service_provider if base else "dcrload"),
+            args.token_auth or (base.token_auth if base and "token_auth" in explicit else ""),
+            metadata=metadata,
+            initial_access_token=initial,
+            scope=args.scope or (base.scope if base is not None else None),
+            api=api,
+            device_headers=args.device_headers
+            if args.device_headers is not None
+            else (base.device_headers if base is not None and base.name == profile else None),
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    return wire, explicit
+
+
 def run(args: argparse.Namespace) -> int:
     target = args.target.rstrip("/")
     if not target.startswith(("http://", "https://")):
@@ -592,34 +662,7 @@ def run(args: argparse.Namespace) -> int:
         ) from None
     if statement.count(".") != 2:
         raise UsageError(f"--software-statement {args.software_statement}: not a JWT")
-    metadata = read_metadata(args.metadata)
-    explicit = {
-        name
-        for name in ("register", "token")
-        if any(p.strip().startswith(f"{name}=") for p in args.paths.split(","))
-    }
-    if args.token_auth:
-        explicit.add("token_auth")
-    api_leg = args.api or (
-        "mock" if args.profile == "adobe-pass" or "api_prefix" in args.paths else "none"
-    )
-    if args.no_api:
-        api_leg = "none"
-    try:
-        paths = parse_paths(args.paths, args.profile)
-        wire = WireProfile(
-            args.profile,
-            paths,
-            args.service_provider,
-            args.token_auth or "",
-            metadata=metadata,
-            initial_access_token=read_initial_access_token(args.initial_access_token_file),
-            scope=args.scope,
-            api=api_leg,
-            device_headers=args.device_headers,
-        )
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+    wire, explicit = probe_wire(args)
     with httpx.Client(base_url=target, timeout=args.timeout) as client:
         try:
             discovery = discover(target, wire, explicit, client)
