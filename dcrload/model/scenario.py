@@ -17,7 +17,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from dcrload.core.retry import RetryPolicy, resolve_retry
 from dcrload.core.strategies import RefreshStrategy, resolve_refresh
-from dcrload.core.wire import RESERVED_METADATA, check_api
 from dcrload.model.distributions import (
     Distribution,
     Duration,
@@ -287,6 +286,8 @@ class Registration(_Section):
 
     @model_validator(mode="after")
     def _metadata(self) -> Registration:
+        from dcrload.core.wire import RESERVED_METADATA  # core: below the model, no circle
+
         reserved = sorted(set(self.metadata) & set(RESERVED_METADATA))
         if reserved:
             raise ValueError(
@@ -339,6 +340,8 @@ class LoadTest(_Section):
 
     @model_validator(mode="after")
     def _api(self) -> LoadTest:
+        from dcrload.core.wire import check_api  # core: below the model, no circle
+
         check_api(self.api)
         return self
 
