@@ -247,16 +247,6 @@ def test_probe_names_the_status_and_error_of_a_refused_registration(
     )
 
 
-def test_probe_finds_a_server_that_ignores_the_statement(reference_keys, capsys) -> None:
-    server = start_reference()  # no --statement-key: Authlib's default ignores statements
-    try:
-        assert _probe_reference(server, reference_keys) == 1
-    finally:
-        stop_reference(server)
-    line = _result(capsys.readouterr().out, "broken statement refused")
-    assert "statement not verified" in line and "FAIL" in line
-
-
 @pytest.mark.parametrize(
     "args",
     [
@@ -305,18 +295,6 @@ def test_probe_bad_input_exits_2(args, keys_dir, tmp_path, capsys) -> None:
     assert capsys.readouterr().err.startswith("dcrload: error: ")
 
 
-def test_probe_reports_an_auth_method_the_server_replaced(reference_keys, capsys) -> None:
-    server = start_reference("--auth-method", "client_secret_post")
-    try:
-        assert _probe_reference(server, reference_keys, "--token-auth", "client_secret_basic") == 1
-    finally:
-        stop_reference(server)
-    out = capsys.readouterr().out
-    line = _result(out, "registered auth method")
-    assert "client_secret_post" in line and "FAIL" in line
-    assert "token status: HTTP 401 invalid_client" in out.split("the server said:", 1)[1]
-
-
 def test_probe_takes_the_load_tests_scenario(reference_server, reference_keys, capsys) -> None:
     from pathlib import Path
 
@@ -345,3 +323,30 @@ def test_probe_takes_the_load_tests_scenario(reference_server, reference_keys, c
                  "--token-auth", "client_secret_post"]) == 0  # fmt: skip
     latest = [c for c in reference_server.clients() if c["client_id"] not in before]
     assert latest[-1]["metadata"]["token_endpoint_auth_method"] == "client_secret_post"
+
+
+@pytest.fixture(scope="module")
+def lax_reference() -> Iterator[Reference]:
+    """A careless deployment: statements ignored (Authlib's default without a key), every
+    client registered with client_secret_post whatever it asked for."""
+    server = start_reference("--auth-method", "client_secret_post")
+    yield server
+    stop_reference(server)
+
+
+def test_probe_finds_a_server_that_ignores_the_statement(lax_reference, reference_keys, capsys):
+    extra = ["--token-auth", "client_secret_post"]
+    assert _probe_reference(lax_reference, reference_keys, *extra) == 1
+    out = capsys.readouterr().out
+    line = _result(out, "broken statement refused")
+    assert "statement not verified" in line and "FAIL" in line
+    assert "1 deviated" in out  # the only finding
+
+
+def test_probe_reports_an_auth_method_the_server_replaced(lax_reference, reference_keys, capsys):
+    extra = ["--token-auth", "client_secret_basic"]
+    assert _probe_reference(lax_reference, reference_keys, *extra) == 1
+    out = capsys.readouterr().out
+    line = _result(out, "registered auth method")
+    assert "client_secret_post" in line and "FAIL" in line
+    assert "token status: HTTP 401 invalid_client" in out.split("the server said:", 1)[1]

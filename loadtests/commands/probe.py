@@ -663,6 +663,7 @@ def run(args: argparse.Namespace) -> int:
     if statement.count(".") != 2:
         raise UsageError(f"--software-statement {args.software_statement}: not a JWT")
     wire, explicit = probe_wire(args)
+    probe: Probe | None = None
     with httpx.Client(base_url=target, timeout=args.timeout) as client:
         try:
             discovery = discover(target, wire, explicit, client)
@@ -673,7 +674,9 @@ def run(args: argparse.Namespace) -> int:
         except (Unreachable, TargetUnreachable) as error:
             reason = str(error).removeprefix(f"{target}: cannot connect ")
             print(f"dcrload probe: cannot connect to {target}: {reason.strip('()')}")
-            print("dcrload probe: nothing was checked (exit status 3: cannot connect)")
+            done = len(probe.checks) if probe is not None else 0
+            verdict = f"the connection was lost after {done} checks" if done else "nothing checked"
+            print(f"dcrload probe: {verdict} (exit status 3: cannot connect, no verdict)")
             return EXIT_UNREACHABLE
     _print_table(checks, target)
     counts = {r: sum(c.result == r for c in checks) for r in ("pass", "fail", "skip")}

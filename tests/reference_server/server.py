@@ -225,7 +225,8 @@ def create_app(policy: Policy, base_url: str) -> tuple[Flask, Store]:
         return store.get(client_id)
 
     def save_token(token: dict[str, Any], request: Any) -> None:
-        request.client.tokens += 1
+        with store.lock:
+            request.client.tokens += 1
 
     server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
     server.scopes_supported = SCOPES
