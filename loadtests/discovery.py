@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from dcrload.commandline.addresses import is_loopback_url
 from dcrload.core.wire import TOKEN_AUTH_METHODS, WireProfile
 
 RFC8414 = "oauth-authorization-server"
@@ -99,12 +100,19 @@ def fetch_metadata(client: httpx.Client, target: str) -> tuple[str, dict[str, An
 
 def _endpoint(value: Any, target: str) -> str | None:
     """A metadata endpoint as the drivers should send it: a path on the target's origin
-    when the target has no path of its own, else the absolute URL."""
+    when the target has no path of its own, else the absolute URL.
+
+    A loopback target never sends load off the machine: an endpoint the metadata puts on
+    another host (a container's own name, typically) is taken on the target's origin."""
     if not isinstance(value, str) or not value.startswith(("http://", "https://")):
         return None
     want, got = urlsplit(target.rstrip("/")), urlsplit(value)
-    if (got.scheme, got.netloc) == (want.scheme, want.netloc) and not want.path.strip("/"):
-        return (got.path or "/") + (f"?{got.query}" if got.query else "")
+    path = (got.path or "/") + (f"?{got.query}" if got.query else "")
+    same = (got.scheme, got.netloc) == (want.scheme, want.netloc)
+    if not same and is_loopback_url(target) and not is_loopback_url(value):
+        value, same = f"{want.scheme}://{want.netloc}{path}", True
+    if same and not want.path.strip("/"):
+        return path
     return value
 
 
@@ -131,6 +139,8 @@ def resolve(
         host = urlsplit(found).netloc
         if host and host != origin:
             notes.append(f"{key} is on another host: {found}")
+        elif urlsplit(str(metadata[key])).netloc not in ("", origin):
+            notes.append(f"{key} names {metadata[key]}; sent to the loopback target: {found}")
     issuer = metadata.get("issuer")
     if isinstance(issuer, str) and issuer.rstrip("/") != target.rstrip("/"):
         notes.append(f"issuer {issuer!r} differs from the target {target!r} (RFC 8414 §3.3)")

@@ -68,6 +68,20 @@ def test_resolve_defaults_and_warnings() -> None:
     assert any("differs from the target" in n for n in notes)
 
 
+def test_a_loopback_target_keeps_the_load_on_loopback() -> None:
+    metadata = {
+        "issuer": "http://keycloak:8080",  # the container's own name
+        "registration_endpoint": "http://keycloak:8080/register",
+        "token_endpoint": "http://127.0.0.2:9000/token",  # another loopback address: kept
+    }
+    wire, notes = resolve(RFC, metadata, "http://127.0.0.1:8080")
+    assert wire.paths.register == "/register"
+    assert wire.paths.token == "http://127.0.0.2:9000/token"
+    assert any("sent to the loopback target" in n for n in notes)
+    remote, _ = resolve(RFC, metadata, "https://as.example")
+    assert remote.paths.register == "http://keycloak:8080/register"  # not loopback: as named
+
+
 def test_discover_against_the_reference_server(reference_server) -> None:
     found = discover(reference_server.url, RFC)
     assert found.url == reference_server.url + "/.well-known/oauth-authorization-server"
