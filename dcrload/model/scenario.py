@@ -8,7 +8,6 @@ raised as `UsageError` with one line naming the file, the field and what was exp
 
 from __future__ import annotations
 
-import json
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -286,6 +285,8 @@ class Registration(_Section):
 
     @model_validator(mode="after")
     def _metadata(self) -> Registration:
+        import json
+
         from dcrload.core.wire import RESERVED_METADATA  # core: below the model, no circle
 
         reserved = sorted(set(self.metadata) & set(RESERVED_METADATA))
