@@ -5,7 +5,10 @@ dcrload did not write (Authlib): passes, and fails — explaining why — when t
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -350,3 +353,63 @@ def test_probe_reports_an_auth_method_the_server_replaced(lax_reference, referen
     line = _result(out, "registered auth method")
     assert "client_secret_post" in line and "FAIL" in line
     assert "token status: HTTP 401 invalid_client" in out.split("the server said:", 1)[1]
+
+
+class _Stalls(BaseHTTPRequestHandler):
+    """Accepts the connection, reads the request, never answers in time."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        time.sleep(2.0)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+class _RegistersThenDies(BaseHTTPRequestHandler):
+    """Answers one registration, then stops listening: the token request is refused."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = json.dumps({"client_id": "c-1", "client_secret": "s" * 32}).encode()
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+        self.server.socket.close()  # nothing listens any more
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def _serve(handler: type) -> tuple[ThreadingHTTPServer, str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def test_a_server_that_does_not_answer_is_a_deviation_not_unreachable(keys_dir, capsys):
+    server, url = _serve(_Stalls)
+    try:
+        code = main(["probe", "--target", url, "--software-statement",
+                     str(keys_dir / "dcrload-demo.jwt"), "--timeout", "0.3"])  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 1
+    assert "FAIL" in _result(capsys.readouterr().out, "Register answered")
+
+
+def test_a_connection_lost_mid_run_is_reported_as_such(keys_dir, capsys):
+    server, url = _serve(_RegistersThenDies)
+    try:
+        code = main(["probe", "--target", url, "--software-statement",
+                     str(keys_dir / "dcrload-demo.jwt"), "--timeout", "2"])  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == EXIT_UNREACHABLE
+    out = capsys.readouterr().out
+    assert "the connection was lost after" in out and "cannot connect" in out
