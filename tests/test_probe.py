@@ -219,6 +219,8 @@ def test_probe_passes_against_the_reference_server(reference_server, reference_k
     assert "0 deviated" in out and "FAIL" not in out
     assert "PASS" in _result(out, "token signature (jwks_uri)")
     assert "typ at+jwt" in out
+    for check in ("RFC 9068 claims", "token client_id", "token iss"):
+        assert "PASS" in _result(out, check)
     assert "400 invalid_software_statement" in _result(out, "broken statement refused")
     (new,) = [c for c in reference_server.clients() if c["client_id"] not in before]
     # discovery chose the RFC 8414 default; the token endpoint was used twice with it
@@ -331,8 +333,11 @@ def test_probe_takes_the_load_tests_scenario(reference_server, reference_keys, c
 @pytest.fixture(scope="module")
 def lax_reference() -> Iterator[Reference]:
     """A careless deployment: statements ignored (Authlib's default without a key), every
-    client registered with client_secret_post whatever it asked for."""
-    server = start_reference("--auth-method", "client_secret_post")
+    client registered with client_secret_post whatever it asked for, tokens issued under
+    another issuer than the metadata's."""
+    server = start_reference(
+        "--auth-method", "client_secret_post", "--token-issuer", "https://proxy.invalid"
+    )
     yield server
     stop_reference(server)
 
@@ -343,7 +348,9 @@ def test_probe_finds_a_server_that_ignores_the_statement(lax_reference, referenc
     out = capsys.readouterr().out
     line = _result(out, "broken statement refused")
     assert "statement not verified" in line and "FAIL" in line
-    assert "1 deviated" in out  # the only finding
+    assert "FAIL" in _result(out, "token iss") and "https://proxy.invalid" in out
+    assert "PASS" in _result(out, "token client_id") and "PASS" in _result(out, "RFC 9068 claims")
+    assert "2 deviated" in out  # the only findings
 
 
 def test_probe_reports_an_auth_method_the_server_replaced(lax_reference, reference_keys, capsys):

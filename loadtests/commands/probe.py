@@ -9,7 +9,8 @@ reuses the cached credentials (one registration in all), a tampered token refuse
 when the TTL is short enough to wait for (``--wait-expiry``), the expired token refused.
 It also registers once with a broken software statement and expects a refusal (a server
 that accepts it does not verify statements: a finding), and, when the server publishes
-RFC 8414 metadata with a ``jwks_uri``, verifies the access token's signature with it.
+RFC 8414 metadata with a ``jwks_uri``, verifies the access token's signature with it (and,
+for an RFC 9068 ``at+jwt`` token, its required claims, ``client_id`` and ``iss``).
 
 With the rfc7591 profile the probe first reads the server's RFC 8414 metadata
 (`loadtests.discovery`): the registration and token endpoints and a supported
@@ -81,6 +82,8 @@ MAX_WAIT_EXPIRY = 600.0
 JWKS_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
                    "ES512", "EdDSA")  # fmt: skip
 """Signature algorithms accepted when verifying through ``jwks_uri``: asymmetric only."""
+RFC9068_CLAIMS = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
+"""The claims RFC 9068 section 2.2 requires in a JWT access token."""
 EXP_TOLERANCE = 1  # seconds allowed between exp - iat and expires_in (rounding)
 
 
@@ -482,12 +485,35 @@ class Probe:
             return
         try:
             key = jwt.PyJWK(matching[0], algorithm=alg)
-            jwt.decode(token, key.key, algorithms=[alg], options={"verify_aud": False})
+            claims = jwt.decode(token, key.key, algorithms=[alg], options={"verify_aud": False})
         except jwt.PyJWTError as error:
             self.check(name, "verified with the published key", str(error) or "invalid", False)
             return
         typ = header.get("typ", "(none)")
         self.check(name, "verified with the published key", f"verified, kid {kid}, typ {typ}", True)
+        if str(typ).lower() in ("at+jwt", "application/at+jwt"):
+            self.check_rfc9068(claims)
+
+    def check_rfc9068(self, claims: dict[str, Any]) -> None:
+        """An ``at+jwt`` token keeps RFC 9068's promises: its claims, our client, the issuer."""
+        missing = [c for c in RFC9068_CLAIMS if c not in claims]
+        self.check(
+            "RFC 9068 claims",
+            ", ".join(RFC9068_CLAIMS),
+            "missing " + ", ".join(missing) if missing else "all present",
+            not missing,
+        )
+        credentials = self.instance.credentials
+        if credentials is not None and "client_id" in claims:
+            got = claims["client_id"]
+            self.check(
+                "token client_id", "the registered client_id", got, got == credentials.client_id
+            )
+        issuer = (self.discovery.metadata or {}).get("issuer") if self.discovery else None
+        if isinstance(issuer, str) and "iss" in claims:
+            self.check(
+                "token iss", f"the metadata issuer {issuer}", claims["iss"], claims["iss"] == issuer
+            )
 
     def _api(self, route: str, token: str) -> Response | None:
         return self.send(CallApi(route, token))

@@ -19,7 +19,8 @@ What the server adds is policy a real deployment would have, each a flag: RFC 75
 section 2's default ``response_types: ["code"]`` for a body that omits it, and with it
 the demand for ``redirect_uris`` (the case that broke dcrload against an independent
 server); an initial access token (section 3); metadata fields it requires; an auth method it
-imposes whatever the client asked for (section 3.2.1 allows that).
+imposes whatever the client asked for (section 3.2.1 allows that); a token ``iss`` that
+differs from the metadata's issuer.
 
 For tests, ``GET /_reference/clients`` lists what it stored (no secrets).
 
@@ -124,6 +125,8 @@ class Policy:
     auth_method: str | None = None
     """Register every client with this token-endpoint auth method, whatever it asked for
     (RFC 7591 section 3.2.1 lets a server replace requested values)."""
+    token_issuer: str | None = None
+    """The tokens' ``iss`` when it is not the metadata's issuer (a proxy misconfigured)."""
 
 
 class QuietHandler(WSGIRequestHandler):
@@ -235,8 +238,9 @@ def create_app(policy: Policy, base_url: str) -> tuple[Flask, Store]:
         TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
     server.register_grant(ClientCredentials)
+    issuer = policy.token_issuer or base_url
     server.register_token_generator(
-        "client_credentials", token_generator(base_url, key_set, policy.ttl)
+        "client_credentials", token_generator(issuer, key_set, policy.ttl)
     )
     server.register_endpoint(registration_endpoint(store, policy, dict(metadata)))
 
@@ -303,6 +307,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--ttl", type=int, default=3600, help="access-token lifetime (s)")
     parser.add_argument(
+        "--token-issuer", help="the tokens' iss claim (default: the metadata's issuer)"
+    )
+    parser.add_argument(
         "--auth-method",
         choices=AUTH_METHODS,
         help="register every client with this auth method, whatever it asked for",
@@ -324,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         required_metadata=tuple(args.require_metadata),
         ttl=args.ttl,
         auth_method=args.auth_method,
+        token_issuer=args.token_issuer,
     )
     holder: dict[str, Flask] = {}
 
