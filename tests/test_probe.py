@@ -420,3 +420,17 @@ def test_a_connection_lost_mid_run_is_reported_as_such(keys_dir, capsys):
     assert code == EXIT_UNREACHABLE
     out = capsys.readouterr().out
     assert "the connection was lost after" in out and "cannot connect" in out
+
+
+def test_probe_api_template_against_an_independent_resource_server(reference_keys, capsys):
+    server = start_reference("--statement-key", str(reference_keys.public_key), "--ttl", "2")
+    try:
+        api = server.url + "/rs/v1/{route}"  # Authlib's RFC 9068 validator guards it
+        code = _probe_reference(server, reference_keys, "--api", api, "--wait-expiry", "4")
+    finally:
+        stop_reference(server)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    for check in ("api call", "tampered token refused", "api call after refresh"):
+        assert "PASS" in _result(out, check)
+    assert "PASS" in _result(out, "expired token refused")

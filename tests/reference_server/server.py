@@ -13,7 +13,10 @@ written by the same hands. This server is assembled from Authlib's components, o
   ``typ: at+jwt``) signed with a fresh ES256 key per process, its ``kid`` the RFC 7638
   thumbprint, published at ``/jwks.json``;
 - metadata: `authlib.oauth2.rfc8414.AuthorizationServerMetadata`, validated at start and
-  served at ``/.well-known/oauth-authorization-server``.
+  served at ``/.well-known/oauth-authorization-server``;
+- a protected resource at ``/rs/v1/{route}`` (GET or POST): Authlib's `ResourceProtector`
+  with its RFC 9068 `JWTBearerTokenValidator` (signature, ``typ``, ``iss`` = the metadata's
+  issuer, ``aud`` = ``{base}/rs``, expiry), for dcrload's ``api`` URL template.
 
 What the server adds is policy a real deployment would have, each a flag: RFC 7591
 section 2's default ``response_types: ["code"]`` for a body that omits it, and with it
@@ -43,12 +46,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector, current_token
 from authlib.oauth2.rfc6749 import ClientMixin, grants
 from authlib.oauth2.rfc7591 import ClientRegistrationEndpoint, InvalidClientMetadataError
 from authlib.oauth2.rfc7591.errors import InvalidRedirectURIError
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
-from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
+from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator, JWTBearerTokenValidator
 from flask import Flask, jsonify
 from joserfc.jwk import ECKey, KeySet, RSAKey
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -76,8 +79,11 @@ class Client(ClientMixin):
         return uris[0] if uris else None
 
     def get_allowed_scope(self, scope: str | None) -> str:
-        allowed = set(str(self.metadata.get("scope", " ".join(SCOPES))).split())
-        return " ".join(s for s in (scope or "").split() if s in allowed)
+        # RFC 6749 section 3.3: no scope asked for, the client's default (all it may have)
+        # — never an empty "scope" claim, which Authlib's own RFC 9068 validator refuses.
+        registered = str(self.metadata.get("scope") or " ".join(SCOPES)).split()
+        asked = (scope or "").split() or registered
+        return " ".join(s for s in asked if s in registered)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return redirect_uri in (self.metadata.get("redirect_uris") or [])
@@ -194,14 +200,32 @@ def registration_endpoint(store: Store, policy: Policy, metadata: dict[str, Any]
     return Registration
 
 
-def token_generator(issuer: str, key_set: KeySet, ttl: int) -> JWTBearerTokenGenerator:
-    """Authlib's RFC 9068 generator, signing with `key_set`'s one key."""
+def token_generator(
+    issuer: str, key_set: KeySet, ttl: int, audience: str
+) -> JWTBearerTokenGenerator:
+    """Authlib's RFC 9068 generator, signing with `key_set`'s one key, for the client and
+    the resource server `audience`."""
 
     class Generator(JWTBearerTokenGenerator):
         def get_jwks(self) -> KeySet:
             return key_set
 
+        def get_audiences(self, client: Any, user: Any, scope: Any) -> list[str]:
+            return [client.get_client_id(), audience]
+
     return Generator(issuer, alg="ES256", expires_generator=lambda client, grant: ttl)
+
+
+def resource_protector(issuer: str, key_set: KeySet, audience: str) -> ResourceProtector:
+    """Authlib's RFC 9068 validator guarding the resource server's routes."""
+
+    class Validator(JWTBearerTokenValidator):
+        def get_jwks(self) -> KeySet:
+            return key_set
+
+    protector = ResourceProtector()
+    protector.register_token_validator(Validator(issuer, audience))
+    return protector
 
 
 def create_app(policy: Policy, base_url: str) -> tuple[Flask, Store]:
@@ -238,10 +262,12 @@ def create_app(policy: Policy, base_url: str) -> tuple[Flask, Store]:
         TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
     server.register_grant(ClientCredentials)
+    audience = f"{base_url}/rs"
     issuer = policy.token_issuer or base_url
     server.register_token_generator(
-        "client_credentials", token_generator(issuer, key_set, policy.ttl)
+        "client_credentials", token_generator(issuer, key_set, policy.ttl, audience)
     )
+    require_token = resource_protector(base_url, key_set, audience)
     server.register_endpoint(registration_endpoint(store, policy, dict(metadata)))
 
     @app.post("/oauth/register")
@@ -259,6 +285,11 @@ def create_app(policy: Policy, base_url: str) -> tuple[Flask, Store]:
     @app.get("/jwks.json")
     def jwks() -> Any:
         return jsonify(key_set.as_dict(private=False))
+
+    @app.route("/rs/v1/<path:route>", methods=["GET", "POST"])
+    @require_token()
+    def resource(route: str) -> Any:
+        return jsonify({"route": route, "client_id": current_token["client_id"]})
 
     @app.get("/_reference/clients")
     def clients() -> Any:
