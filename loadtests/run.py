@@ -109,8 +109,7 @@ class Replay:
         if not self.environment.stop_timeout:
             self.environment.stop_timeout = 5.0  # users finish the step they are in
         if not settings.admin_key:
-            steps, _ = fault_timeline(settings.scenario, settings.time_scale)
-            if steps:
+            if fault_timeline(settings.scenario, settings.time_scale):
                 log.warning("no --dcr-admin-key: the scenario's server-side faults are not played")
             return
         admin = MockAdmin(settings.host, settings.admin_key)

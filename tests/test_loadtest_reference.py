@@ -1,9 +1,11 @@
-"""`dcrload loadtest` against the reference RFC 7591 server (Authlib), with api = "none".
+"""`dcrload loadtest` against the reference RFC 7591 server (Authlib).
 
-A short real-time run (16 s) of `tests/scenarios/loadtest-reference.toml`: ten instances
-register through RFC 8414 discovery, with the scenario's metadata, an initial access token
-from the environment and client_secret_basic, then refresh 4-second tokens. What the
-server stored is read back from it.
+Short real-time runs of `tests/scenarios/loadtest-reference.toml`: ten instances register
+through RFC 8414 discovery, with the scenario's metadata, an initial access token from the
+environment and client_secret_basic, then refresh 4-second tokens. With api = "none" (the
+scenario's, 16 s) nothing else is sent; with api set to the reference server's protected
+resource (12 s) the API calls go through Authlib's RFC 9068 validator. What the server
+stored is read back from it.
 """
 # ruff: noqa: F811  (pytest fixtures imported from reference_server.fixtures are parameters)
 
@@ -49,9 +51,7 @@ def short_tokens(reference_keys) -> Iterator[Reference]:
     stop_reference(server)
 
 
-@pytest.fixture(scope="module")
-def reference_run(short_tokens, reference_keys, tmp_path_factory) -> tuple[int, str, Path]:
-    out = tmp_path_factory.mktemp("reference") / "run"
+def _loadtest(server: Reference, keys, out: Path, *extra: str) -> tuple[int, str, Path]:
     done = subprocess.run(
         [
             sys.executable,
@@ -60,11 +60,12 @@ def reference_run(short_tokens, reference_keys, tmp_path_factory) -> tuple[int, 
             "loadtest",
             str(SCENARIO),
             "--target",
-            short_tokens.url,
+            server.url,
             "--software-statement",
-            str(reference_keys.statement),
+            str(keys.statement),
             "--out",
             str(out),
+            *extra,
         ],
         cwd=ROOT,
         capture_output=True,
@@ -75,10 +76,20 @@ def reference_run(short_tokens, reference_keys, tmp_path_factory) -> tuple[int, 
     return done.returncode, done.stdout + done.stderr, out
 
 
+@pytest.fixture(scope="module")
+def reference_run(short_tokens, reference_keys, tmp_path_factory) -> tuple[int, str, Path]:
+    before = {c["client_id"] for c in short_tokens.clients()}
+    run = _loadtest(short_tokens, reference_keys, tmp_path_factory.mktemp("none") / "run")
+    short_tokens.ran_clients = [  # type: ignore[attr-defined]
+        c for c in short_tokens.clients() if c["client_id"] not in before
+    ]
+    return run
+
+
 def test_the_load_test_registers_through_discovery(reference_run, short_tokens) -> None:
     _code, output, _out = reference_run
     assert "RFC 8414 metadata" in output and "client_secret_basic" in output, output
-    clients = short_tokens.clients()
+    clients = short_tokens.ran_clients
     assert len(clients) == INSTANCES, output  # one registration per instance, no retry storm
     for client in clients:
         metadata = client["metadata"]
@@ -94,10 +105,30 @@ def test_the_load_test_registers_through_discovery(reference_run, short_tokens) 
 )
 def test_the_load_test_passes_against_the_reference_server(reference_run, short_tokens) -> None:
     code, output, out = reference_run
-    assert all(c["tokens"] >= 2 for c in short_tokens.clients())  # refreshed, 4-s tokens
+    assert all(c["tokens"] >= 2 for c in short_tokens.ran_clients)  # refreshed, 4-s tokens
     assert code == 0, output
     assert "prediction check passed" in output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["endpoints"]["register"]["by_outcome"] == {"201": INSTANCES}
     assert set(summary["endpoints"]["token"]["by_outcome"]) == {"200"}
     assert summary["endpoints"]["api"]["requests"] == 0
+
+
+def test_the_load_test_passes_with_the_api_on_an_independent_resource_server(
+    short_tokens, reference_keys, tmp_path
+) -> None:
+    before = {c["client_id"] for c in short_tokens.clients()}
+    api = short_tokens.url + "/rs/v1/{route}"
+    code, output, out = _loadtest(
+        short_tokens, reference_keys, tmp_path / "run", "--set", f"loadtest.api={api}",
+        "--duration", "12s",
+    )  # fmt: skip
+    assert code == 0, output
+    assert "prediction check passed" in output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["endpoints"]["register"]["by_outcome"] == {"201": INSTANCES}
+    assert set(summary["endpoints"]["token"]["by_outcome"]) == {"200"}
+    assert set(summary["endpoints"]["api"]["by_outcome"]) == {"200"}  # every token verified
+    assert summary["endpoints"]["api"]["requests"] >= 2 * INSTANCES
+    clients = [c for c in short_tokens.clients() if c["client_id"] not in before]
+    assert len(clients) == INSTANCES and all(c["tokens"] >= 2 for c in clients)
