@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dcrload.commandline.addresses import is_loopback_url
-from dcrload.core.wire import Paths, WireProfile, split_api_prefix
+from dcrload.core.wire import DEFAULT_PATHS, Paths, WireProfile, split_api_prefix
 from dcrload.model.loadshape import loadtest_scenario, resolve_run, warmup_seconds
 from dcrload.model.scenario import DEFAULT_SCENARIO, Scenario
 
@@ -114,14 +114,46 @@ def load_statements(directory: str, single: str, ids: list[str]) -> dict[str, st
     return found
 
 
+INITIAL_ACCESS_TOKEN_ENV = "DCRLOAD_INITIAL_ACCESS_TOKEN"
+"""Where the initial access token comes from when the scenario does not give one."""
+
+
+def explicit_paths(scenario: Scenario) -> set[str]:
+    """The endpoint settings the user gave (scenario or `--set`), which discovery keeps:
+    ``register``, ``token`` and ``token_auth``."""
+    given = scenario.loadtest.paths.model_fields_set
+    names = {"register"} if "register_path" in given else set()
+    if "token" in given:
+        names.add("token")
+    if scenario.loadtest.registration.token_endpoint_auth_method is not None:
+        names.add("token_auth")
+    return names
+
+
 def wire_profile(scenario: Scenario) -> WireProfile:
+    """The scenario's wire profile: paths not given take the profile's defaults."""
     loadtest = scenario.loadtest
     mount, provider = split_api_prefix(loadtest.paths.api_prefix)
-    paths = Paths(loadtest.paths.register_path, loadtest.paths.token, mount)
+    defaults = DEFAULT_PATHS[loadtest.profile]
+    given = explicit_paths(scenario)
+    paths = Paths(
+        loadtest.paths.register_path if "register" in given else defaults.register,
+        loadtest.paths.token if "token" in given else defaults.token,
+        mount,
+    )
+    registration = loadtest.registration
     return WireProfile(
         name=loadtest.profile,
         paths=paths,
         service_provider=loadtest.service_provider or provider or "dcrload",
+        token_auth=registration.token_endpoint_auth_method or "",
+        metadata=dict(registration.metadata),
+        initial_access_token=registration.initial_access_token
+        or os.environ.get(INITIAL_ACCESS_TOKEN_ENV)
+        or None,
+        scope=registration.scope,
+        api=loadtest.api,
+        device_headers=loadtest.device_headers,
     )
 
 

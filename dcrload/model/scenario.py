@@ -313,6 +313,46 @@ class Thresholds(_Section):
     """Share of API calls sent with an access token the server found expired."""
 
 
+class Registration(_Section):
+    """How a load test registers against a URL (RFC 7591): `[loadtest.registration]`."""
+
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    """Client metadata merged into the registration's JSON body (RFC 7591 section 2), e.g.
+    redirect_uris, scope, client_name, contacts; default none. The rfc7591 profile already
+    sends grant_types ["client_credentials"] and response_types [] (an omitted
+    response_types means ["code"], and then servers demand redirect_uris); software_statement
+    and token_endpoint_auth_method may not be set here."""
+    token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post"] | None = None
+    """How the client authenticates at the token endpoint, sent in the registration body
+    too. Default: client_secret_basic for rfc7591 (or what RFC 8414 metadata supports),
+    client_secret_post for adobe-pass."""
+    initial_access_token: str | None = None
+    """Sent as "Authorization: Bearer" on registration (RFC 7591 section 3) when the
+    server requires one. Default: the DCRLOAD_INITIAL_ACCESS_TOKEN environment variable,
+    else none (keep secrets out of shared scenario files)."""
+    scope: str | None = None
+    """The scope parameter of the token request (space-separated); default none (the
+    server's default scope)."""
+
+    @model_validator(mode="after")
+    def _metadata(self) -> Registration:
+        import json
+
+        from dcrload.core.wire import RESERVED_METADATA  # core: below the model, no circle
+
+        reserved = sorted(set(self.metadata) & set(RESERVED_METADATA))
+        if reserved:
+            raise ValueError(
+                f"metadata may not set {', '.join(reserved)} (the statement comes from the "
+                "app; use registration.token_endpoint_auth_method)"
+            )
+        try:
+            json.dumps(self.metadata, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"metadata must be plain JSON values ({error})") from None
+        return self
+
+
 class LoadTest(_Section):
     time_scale: float = Field(default=60.0, ge=0.001, le=1e6)
     """Simulated seconds per real second in a load test (against a real URL: 1 unless
@@ -322,6 +362,18 @@ class LoadTest(_Section):
     profile: Literal["adobe-pass", "rfc7591"] = "adobe-pass"
     """Wire format: the Adobe Pass service or a generic RFC 7591 server."""
     paths: Paths = Paths()
+    """Endpoint paths; against a URL with the rfc7591 profile, the fields not set here are
+    taken from the server's RFC 8414 metadata when it publishes any (else /register,
+    /token)."""
+    registration: Registration = Registration()
+    api: str = "mock"
+    """Where protected API calls go: "mock" (the mock's routes under `paths.api_prefix`),
+    a URL template of your own resource server ("https://rs.example.com/v1/{route}";
+    {service_provider} is filled in too), or "none" (a bare authorization server: no API
+    request is sent, tokens are still fetched on the scenario's schedule)."""
+    device_headers: bool | None = None
+    """Send Adobe Pass's device headers (X-Device-Info, AP-Device-Identifier). Default: on
+    for adobe-pass, off for rfc7591."""
     service_provider: str | None = None
     """Service provider of the API routes (default: the last segment of
     `paths.api_prefix` when it is not a version, else "dcrload")."""
@@ -337,6 +389,13 @@ class LoadTest(_Section):
     slack: int = Field(default=3, ge=0)
     """Prediction check: an absolute difference this small always passes (tiny counts)."""
     thresholds: Thresholds = Thresholds()
+
+    @model_validator(mode="after")
+    def _api(self) -> LoadTest:
+        from dcrload.core.wire import check_api  # core: below the model, no circle
+
+        check_api(self.api)
+        return self
 
 
 class Scenario(_Section):

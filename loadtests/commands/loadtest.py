@@ -329,6 +329,10 @@ def run(args: argparse.Namespace) -> int:
         real_target=not mock,
         duration=args.duration,
     )
+    if not mock:  # RFC 8414: Locust processes get the endpoints as explicit overrides
+        from loadtests.discovery import loadtest_overrides
+
+        overrides = [*overrides, *loadtest_overrides(target, scenario)]
     scale = scenario.loadtest.time_scale
     scaled = loadtest_scenario(scenario, run_seconds)
     real_ttl = scenario.token.ttl / scale

@@ -1,0 +1,113 @@
+"""Start the reference server as a subprocess on a free loopback port, for pytest.
+
+`start_reference` runs ``tests/reference_server/server.py --port 0`` and waits until it
+prints where it listens and answers ``/healthz``; `stop_reference` terminates and reaps it.
+`reference_keys` (session) signs software statements the server trusts;
+`reference_server` (session) requires what a strict deployment would: an initial access
+token and a ``contacts`` field, with statements verified.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dcrload.commandline.processes import reap
+from loadtests.statements import write_statements
+
+SERVER = Path(__file__).resolve().parent / "server.py"
+LISTENING = "reference server listening on "
+INITIAL_ACCESS_TOKEN = "reference-initial-access-token"
+REQUIRED = "contacts"
+METADATA = {"contacts": ["ops@dcrload.test"], "client_name": "dcrload test app"}
+
+
+@dataclass
+class Reference:
+    url: str
+    process: subprocess.Popen[str]
+    lines: list[str]
+
+    def clients(self) -> list[dict]:
+        """What the server stored: client id, token count and metadata per client."""
+        answer = httpx.get(self.url + "/_reference/clients", timeout=5)
+        answer.raise_for_status()
+        return answer.json()["clients"]
+
+
+@dataclass(frozen=True)
+class ReferenceKeys:
+    directory: Path
+    public_key: Path
+    statement: Path
+    initial_access_token: Path
+
+
+def start_reference(*args: str, timeout: float = 20.0) -> Reference:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, str(SERVER), "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    lines: list[str] = []
+    found: list[str] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
+            if line.startswith(LISTENING) and not found:
+                found.append(line.split()[-1])
+
+    threading.Thread(target=read, daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while not found:
+        if process.poll() is not None or time.monotonic() > deadline:
+            reap(process)
+            raise RuntimeError("reference server did not start:\n" + "\n".join(lines))
+        time.sleep(0.02)
+    httpx.get(found[0] + "/healthz", timeout=5).raise_for_status()
+    return Reference(found[0], process, lines)
+
+
+def stop_reference(server: Reference) -> None:
+    reap(server.process)
+
+
+@pytest.fixture(scope="session")
+def reference_keys(tmp_path_factory: pytest.TempPathFactory) -> ReferenceKeys:
+    directory = tmp_path_factory.mktemp("reference-keys")
+    key, written = write_statements(directory, ["dcrload-demo"])
+    token_file = directory / "initial-access-token"
+    token_file.write_text(INITIAL_ACCESS_TOKEN + "\n")
+    token_file.chmod(0o600)
+    return ReferenceKeys(
+        directory, directory / f"{key.kid}.pub.pem", written["dcrload-demo"], token_file
+    )
+
+
+@pytest.fixture(scope="session")
+def reference_server(reference_keys: ReferenceKeys) -> Iterator[Reference]:
+    """Statements verified, an initial access token and ``contacts`` required, 1 h tokens."""
+    server = start_reference(
+        "--statement-key",
+        str(reference_keys.public_key),
+        "--initial-access-token-file",
+        str(reference_keys.initial_access_token),
+        "--require-metadata",
+        REQUIRED,
+    )
+    yield server
+    stop_reference(server)
