@@ -63,14 +63,26 @@ def recovery_after(
     return None
 
 
-def recovery_report(
+def baseline_run(
     result: SimulationResult, progress: Callable[[float], None] | None = None
+) -> SimulationResult | None:
+    """The same scenario and seed without its fault windows (None when it has none)."""
+    if not fault_windows(result.scenario):
+        return None
+    return simulate(without_windows(result.scenario), seed=result.seed, progress=progress)
+
+
+def recovery_report(
+    result: SimulationResult,
+    progress: Callable[[float], None] | None = None,
+    baseline: SimulationResult | None = None,
 ) -> list[dict[str, Any]]:
-    """One entry per fault window with its recovery time; runs the baseline when needed."""
+    """One entry per fault window with its recovery time; runs the baseline unless given."""
     windows = fault_windows(result.scenario)
     if not windows:
         return []
-    baseline = simulate(without_windows(result.scenario), seed=result.seed, progress=progress)
+    if baseline is None:
+        baseline = simulate(without_windows(result.scenario), seed=result.seed, progress=progress)
     load, base = dcr_load(result), dcr_load(baseline)
     bin_width = result.scenario.scenario.bin
     return [

@@ -425,7 +425,8 @@ def _run_in(
 def _write_results(
     scaled: Scenario, predicted: Any, document: dict[str, Any], staging: Path, wall: float
 ) -> int:
-    from dcrload.analysis.prediction import compare, plot_comparison, summary_lines
+    from dcrload.analysis.prediction import compare, summary_lines
+    from dcrload.results.prediction_plot import plot_comparison
     from loadtests.measured import measured_result
     from sim.summary import summary_of, write_files
 
@@ -458,7 +459,10 @@ def _write_results(
             "loadtest.instances_per_user, add --workers)",
             file=sys.stderr,
         )
-    write_files(measured, staging, summary, f"dcrload loadtest — {info.name} (measured)")
+    scale = document["time_scale"]
+    write_files(
+        measured, staging, summary, f"dcrload loadtest — {info.name} (measured)", time_scale=scale
+    )
     loadtest = scaled.loadtest
     comparison = compare(
         predicted.counters.items(),
@@ -480,6 +484,7 @@ def _write_results(
         comparison,
         f"dcrload loadtest — {info.name}: predicted vs measured "
         f"(tolerance {loadtest.tolerance:.0%})",
+        time_scale=scale,
     )
     print("prediction check (largest relative error per endpoint):")
     for line in summary_lines(comparison):

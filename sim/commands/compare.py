@@ -174,7 +174,8 @@ def _write_outputs(
     write_atomic(out / "recommendation.json", json.dumps(advice, indent=2) + "\n")
     title = f"dcrload compare — {info.name} ({len(seeds)} seeds)"
     _plot(out / "token-load.png", plots.plot_token_load, stats, bin_width=info.bin,
-          title=f"{title}: token load over time", recommended=chosen)  # fmt: skip
+          title=f"{title}: token load over time", recommended=chosen,
+          qualifying=qualifying)  # fmt: skip
     _plot(out / "metrics.png", plots.plot_metrics, stats, title=title, recommended=chosen,
           qualifying=qualifying)  # fmt: skip
     _plot(out / "pareto.png", plots.plot_pareto, stats,

@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dcrload.commandline.progress import DelayedProgress
     from sim.fleet import simulate
-    from sim.recovery import fault_windows, recovery_report
+    from sim.recovery import baseline_run, fault_windows, recovery_report
     from sim.summary import write_run
 
     overrides = overrides_with_seed(args)
@@ -42,11 +42,12 @@ def run(args: argparse.Namespace) -> int:
         duration = scenario.scenario.duration
         with DelayedProgress(f"simulating {scenario.name}", duration) as bar:
             result = simulate(scenario, progress=bar.update)
-        recovery = None
+        recovery = baseline = None
         if fault_windows(scenario):
             with DelayedProgress("baseline without fault windows", duration) as bar:
-                recovery = recovery_report(result, progress=bar.update)
-        summary = write_run(result, staging, recovery)
+                baseline = baseline_run(result, progress=bar.update)
+            recovery = recovery_report(result, baseline=baseline)
+        summary = write_run(result, staging, recovery, baseline)
     print_summary(summary, Console())
     print(f"results: {out}")
     return 0
