@@ -32,6 +32,7 @@ OUTPUTS = {
     "token-load.png",
     "metrics.png",
     "pareto.png",
+    "report.html",
     "runs",
 }
 

@@ -52,12 +52,17 @@ def readme_run(
     return out, done
 
 
-def test_readme_command_leaves_the_three_files(
+def test_readme_command_leaves_its_files(
     readme_run: tuple[Path, subprocess.CompletedProcess[str]],
 ) -> None:
     out, done = readme_run
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["report.png", "summary.json", "timeseries.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "report.html",
+        "report.png",
+        "summary.json",
+        "timeseries.csv",
+    ]
     assert f"results: {out}" in done.stdout
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]
 

@@ -148,6 +148,7 @@ def _write_outputs(
     )
     from dcrload.analysis.recommend import recommend
     from dcrload.results import compare_plots as plots
+    from dcrload.results.html import compare_report, write_html
     from sim.sweep import write_atomic
 
     info = grid.base.scenario
@@ -192,6 +193,12 @@ def _write_outputs(
         "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     write_atomic(out / SWEEP_FILE, json.dumps(sweep_info, indent=2) + "\n")
+    varied = [f"--vary {a.path}={','.join(a.texts)}" for a in grid.axes]
+    base = f"seeds {seeds[0]}-{seeds[-1]}; the scenario below is the base of every variant"
+    page = compare_report(out, stats, advice, marks, grid.base, title, notes=[*varied, base])
+    temp = out / ".report.tmp.html"
+    write_html(temp, page)
+    os.replace(temp, out / "report.html")
     return {"stats": stats, "advice": advice, "marks": marks, "seeds": seeds, "name": info.name}
 
 

@@ -31,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dcrload.commandline.progress import DelayedProgress
+    from dcrload.results.html import simulation_report, write_html
     from sim.fleet import simulate
     from sim.recovery import baseline_run, fault_windows, recovery_report
     from sim.summary import write_run
@@ -48,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
                 baseline = baseline_run(result, progress=bar.update)
             recovery = recovery_report(result, baseline=baseline)
         summary = write_run(result, staging, recovery, baseline)
+        title = f"dcrload simulate — {scenario.name} (seed {summary['seed']})"
+        write_html(staging / "report.html", simulation_report(staging, summary, scenario, title))
     print_summary(summary, Console())
     print(f"results: {out}")
     return 0
