@@ -196,7 +196,7 @@ def test_known_answer_a_lead_shorter_than_the_clock_error_is_never_recommended(
     ("vary", "message"),
     [
         ("cohorts.0.refresh", "expected PATH=V1,V2"),
-        ("fleet.nosuch=1,2", "fleet.nosuch: Extra inputs are not permitted"),
+        ("fleet.nosuch=1,2", "unknown field `fleet.nosuch`; `fleet` takes instances"),
         ("fleet.instances=10,many", "fleet.instances"),
         ("cohorts.0.refresh=okta,nosuch", "unknown refresh preset 'nosuch'"),
         ("cohorts.0.refresh=@nosuch", "not known for cohorts.0.refresh"),
