@@ -239,7 +239,7 @@ def test_different_seed_gives_a_different_run(three_runs: list[Path]) -> None:
 
 BAD_FILES = {
     "invalid-toml": ("[fleet\ninstances = 10\n", ["not valid TOML"]),
-    "wrong-type": ('[fleet]\ninstances = "lots"\n', ["fleet.instances", "integer"]),
+    "wrong-type": ('[fleet]\ninstances = "lots"\n', ["fleet.instances", "whole number"]),
     "unknown-field": ("[fleet]\ninstancez = 10\n", ["fleet.instancez"]),
     "bad-duration": ('[token]\nttl = "six hours"\n', ["token.ttl", "duration"]),
     "shares": (

@@ -170,6 +170,7 @@ class Rollout(_Section):
     released_at: Duration = 0.0
     """When the update is published (scenario time)."""
     curve: Literal["logistic", "stepped"] = "logistic"
+    """logistic: adoption along an S-curve (`half_life`, `width`); stepped: the `steps` table."""
     half_life: Duration = Field(default=86400.0, gt=0)
     """logistic: time after release by which half the instances have updated."""
     width: Duration = Field(default=21600.0, gt=0)
