@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import shlex
 import signal
 import subprocess
 import sys
@@ -246,15 +245,3 @@ def test_the_shipped_scenario_states_its_question_and_runs() -> None:
     text = (ROOT / SHOOTOUT).read_text()
     assert text.startswith("# Question:")
     assert "dcrload compare scenarios/strategy-shootout.toml" in text
-
-
-def test_docs_commands_run(tmp_path: Path) -> None:
-    """Every `dcrload compare` command of the README runs (on a small fleet)."""
-    docs = (ROOT / "README.md").read_text()
-    commands = re.findall(r"^\$ dcrload (compare .+)$", docs, flags=re.MULTILINE)
-    assert commands
-    for index, command in enumerate(commands):
-        argv = shlex.split(command)
-        small = ["--seeds", "2", "--set", "fleet.instances=50", "--set", "scenario.duration=2h"]
-        result = dcrload(*argv, "--out", str(tmp_path / str(index)), "--jobs", "2", *small)
-        assert result.returncode == 0, (command, result.stderr)

@@ -349,3 +349,24 @@ def test_loadtest_comparison_has_a_sound_structure() -> None:
         for line in axis.lines:
             assert max(line.get_xdata()) == pytest.approx(4 * 60 / 3600)
     plt.close(figure)
+
+
+def test_a_load_tests_report_says_its_time_is_simulated(
+    reports: dict[str, tuple[dict[str, Any], Figure]],
+) -> None:
+    """report.png of `dcrload loadtest`: the measured run, rates per simulated second, the
+    speed-up named on the time axis (the command prints real-time rates)."""
+    inputs, _ = reports["outage-recovery"]
+    figure = build(report_figure, **{**inputs, "time_scale": 60.0})
+    check_structure(figure)
+    assert any("played 60× faster" in a.get_xlabel() for a in figure.axes)
+    assert all("simulated s" in a.get_ylabel() for a in figure.axes[:2])
+    plt.close(figure)
+
+
+def test_a_few_simulated_minutes_get_minute_ticks() -> None:
+    figure = build(comparison_figure, comparison_document(), "test", time_scale=60.0)
+    figure.canvas.draw()
+    ticks = [t.get_text() for t in figure.axes[-1].get_xticklabels() if t.get_text()]
+    assert "0 min" in ticks and "2 min" in ticks
+    plt.close(figure)

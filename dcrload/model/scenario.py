@@ -382,12 +382,10 @@ def _did_you_mean(given: str, known: list[str]) -> str:
     return match[0] if match else ""
 
 
-def _expected_names(field: str) -> list[str]:
-    """Names a string field accepts, for did-you-mean on presets and policies."""
-    from dcrload.core.retry import RETRY_KINDS
-    from dcrload.core.strategies import PRESETS
-
-    return {"refresh": list(PRESETS), "retry": list(RETRY_KINDS)}.get(field, [])
+def _expected_names(message: str) -> list[str]:
+    """The names an "unknown ..." message lists ("...; presets: a, b, c"), for did-you-mean."""
+    _, sep, listed = message.rpartition(": ")
+    return [n.strip() for n in listed.split(",")] if sep and "," in listed else []
 
 
 _BOUNDS = {
@@ -460,7 +458,7 @@ def describe(error: ValidationError) -> str:
     message = first["msg"].removeprefix("Value error, ")
     if kind != "value_error" and got and str(given) not in message:
         message += got
-    names = _expected_names(str(location[-1])) if location else []
+    names = _expected_names(message) if message.startswith("unknown") else []
     if isinstance(given, str) and names:
         guess = _did_you_mean(given, names)
         if guess:

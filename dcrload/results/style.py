@@ -79,10 +79,13 @@ def time_axis(axis: Any, seconds: float, label: str) -> None:
         axis.xaxis.set_major_locator(MultipleLocator(24))
         axis.xaxis.set_minor_locator(MultipleLocator(6))
         axis.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"day {x / 24:.0f}"))
+    elif hours <= 1.5:  # a load test's few simulated minutes: minute ticks
+        minutes = hours * 60
+        step = next((s for s in (1, 2, 5, 10, 15) if minutes / s <= 8), 15) / 60
+        axis.xaxis.set_major_locator(MultipleLocator(step))
+        axis.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x * 60:.0f} min"))
     else:
         step = 1 if hours <= 6 else 3 if hours <= 24 else 6
-        if hours <= 1.5:
-            step = 0.25
         axis.xaxis.set_major_locator(MultipleLocator(step))
         axis.xaxis.set_minor_locator(MultipleLocator(step / 3 if step >= 1 else step / 5))
         axis.xaxis.set_major_formatter(FuncFormatter(lambda x, _: _clock(x)))
