@@ -127,6 +127,20 @@ def _pem_public(key: PublicKey) -> bytes:
     )
 
 
+def _check_out(out: Path) -> None:
+    """`--out` names a folder; say so in the user's words rather than "File exists"."""
+    from dcrload.core.errors import UsageError
+
+    folder = "a folder for the key pair and one <software_id>.jwt per statement"
+    if out.suffix == ".jwt" or (out.exists() and not out.is_dir()):
+        there = "is a file" if out.is_file() else "looks like a statement file"
+        hint = out.parent if str(out.parent) not in ("", ".") else Path("keys")
+        raise UsageError(f"--out {out}: {there}; --out names {folder} (e.g. --out {hint})")
+    for parent in out.parents:
+        if parent.exists() and not parent.is_dir():
+            raise UsageError(f"--out {out}: {parent} is a file, not a folder")
+
+
 def write_statements(
     out: Path,
     software_ids: list[str],
@@ -145,6 +159,7 @@ def write_statements(
     nothing that can sign a statement.
     """
     ids = [check_software_id(s) for s in software_ids] or [DEFAULT_SOFTWARE_ID]
+    _check_out(out)
     out.mkdir(parents=True, exist_ok=True)
     existing = load_keys(out).keys if keep_private and (out / MANIFEST).exists() else {}
     key = next(

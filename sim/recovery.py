@@ -10,11 +10,24 @@ from dcrload.model.counts import RunResult
 from sim.fleet import simulate
 
 
-def recovery_report(
+def baseline_run(
     result: RunResult, progress: Callable[[float], None] | None = None
+) -> RunResult | None:
+    """The same scenario and seed without its fault windows (None when it has none)."""
+    if not fault_windows(result.scenario):
+        return None
+    return simulate(without_windows(result.scenario), seed=result.seed, progress=progress)
+
+
+def recovery_report(
+    result: RunResult,
+    progress: Callable[[float], None] | None = None,
+    baseline: RunResult | None = None,
 ) -> list[dict[str, Any]]:
-    """One entry per fault window with its recovery time; runs the baseline when needed."""
+    """One entry per fault window with its recovery time; runs the baseline unless given."""
     if not fault_windows(result.scenario):
         return []
-    baseline = simulate(without_windows(result.scenario), seed=result.seed, progress=progress)
+    if baseline is None:
+        baseline = baseline_run(result, progress)
+    assert baseline is not None
     return recovery_entries(result.scenario, dcr_load(result.counters), dcr_load(baseline.counters))

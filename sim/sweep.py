@@ -37,7 +37,7 @@ from typing import Any
 
 from dcrload.commandline.processes import die_with_parent, pid_alive
 from dcrload.core.errors import UsageError
-from dcrload.model.overrides import apply_overrides, parse_value
+from dcrload.model.overrides import apply_overrides, apply_traced, parse_value
 from dcrload.model.scenario import Scenario, scenario_data, validate
 
 RECORD_FORMAT = 1
@@ -239,9 +239,10 @@ def build_grid(scenario_path: str | Path, overrides: Sequence[str], specs: Seque
             raise UsageError(f"--vary {path}: given twice; list all its values in one --vary")
     source = str(scenario_path)
     data = scenario_data(scenario_path)
+    blame: list[tuple[str, str]] = []
     if overrides:
-        data = apply_overrides(data, list(overrides), source)
-    base = validate(data, source)
+        data, blame = apply_traced(data, list(overrides))
+    base = validate(data, source, blame)
     for axis in axes:  # each value on its own, so an error names the value at fault
         for text in axis.texts:
             validate(_set(data, axis.path, text), f"--vary {axis.path}={text}")

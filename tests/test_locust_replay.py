@@ -10,6 +10,7 @@ for 8 real seconds.
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 import os
@@ -107,8 +108,12 @@ def test_headless_run_registers_once_per_instance_and_refreshes(
     # a proactive strategy (30 s lead) never sends an API call with an expired token
     assert summary["impact"]["expired_token_calls"] == 0
     assert set(summary["endpoints"]["api"]["by_outcome"]) == {"200"}
-    for name in ("timeseries.csv", "report.png", "comparison.png", "locust.html"):
+    for name in ("timeseries.csv", "report.png", "comparison.png", "locust.html", "report.html"):
         assert (out / name).stat().st_size > 0
+    page = (out / "report.html").read_text()
+    assert "prediction check passed" in page
+    for picture in ("report.png", "comparison.png"):  # embedded, not linked
+        assert base64.b64encode((out / picture).read_bytes()).decode() in page
 
 
 def test_the_prediction_check_passes_on_the_mock(small_run: tuple[int, str, Path]) -> None:

@@ -52,12 +52,17 @@ def readme_run(
     return out, done
 
 
-def test_readme_command_leaves_the_three_files(
+def test_readme_command_leaves_its_files(
     readme_run: tuple[Path, subprocess.CompletedProcess[str]],
 ) -> None:
     out, done = readme_run
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["report.png", "summary.json", "timeseries.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "report.html",
+        "report.png",
+        "summary.json",
+        "timeseries.csv",
+    ]
     assert f"results: {out}" in done.stdout
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]
 
@@ -234,7 +239,7 @@ def test_different_seed_gives_a_different_run(three_runs: list[Path]) -> None:
 
 BAD_FILES = {
     "invalid-toml": ("[fleet\ninstances = 10\n", ["not valid TOML"]),
-    "wrong-type": ('[fleet]\ninstances = "lots"\n', ["fleet.instances", "integer"]),
+    "wrong-type": ('[fleet]\ninstances = "lots"\n', ["fleet.instances", "whole number"]),
     "unknown-field": ("[fleet]\ninstancez = 10\n", ["fleet.instancez"]),
     "bad-duration": ('[token]\nttl = "six hours"\n', ["token.ttl", "duration"]),
     "shares": (

@@ -6,16 +6,15 @@ relative error and the largest per-bin error. An endpoint passes when its totals
 at most ``max(tolerance × predicted, slack)``: the relative tolerance is the check, the
 small absolute `slack` keeps an endpoint with a handful of requests (two registrations
 predicted, three measured) from failing on counting noise. The check passes when every
-endpoint does. `plot_comparison` draws predicted against measured over time.
+endpoint does. `dcrload.results.prediction_plot` draws predicted against measured.
 
 Both sides bin by *simulated* time with the scenario's bin width, so a bin of the load test
-holds exactly the requests the prediction put in it. Pure functions apart from the plot.
+holds exactly the requests the prediction put in it. Pure functions; no plotting here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 ENDPOINTS = ("register", "token", "api")
@@ -105,47 +104,3 @@ def summary_lines(comparison: dict[str, Any]) -> list[str]:
             f"  {'ok' if data['passed'] else 'OUT OF TOLERANCE'}"
         )
     return lines
-
-
-def plot_comparison(path: Path, comparison: dict[str, Any], title: str) -> None:
-    """comparison.png: predicted (line) against measured (steps) per endpoint over time."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    width = comparison["bin_seconds"]
-    figure, axes = plt.subplots(
-        len(ENDPOINTS), 1, figsize=(10, 7.5), sharex=True, constrained_layout=True
-    )
-    figure.suptitle(title, fontsize=12)
-    for axis, endpoint in zip(axes, ENDPOINTS, strict=True):
-        data = comparison["endpoints"][endpoint]
-        hours = [i * width / 3600.0 for i in range(len(data["predicted_per_bin"]))]
-        axis.step(
-            hours,
-            [n / width for n in data["predicted_per_bin"]],
-            where="post",
-            label=f"predicted ({data['predicted']:,})",
-            color="#1f77b4",
-            linewidth=1.6,
-        )
-        axis.step(
-            hours,
-            [n / width for n in data["measured_per_bin"]],
-            where="post",
-            label=f"measured ({data['measured']:,})",
-            color="#d62728",
-            linewidth=1.2,
-            linestyle="--",
-        )
-        verdict = "ok" if data["passed"] else "out of tolerance"
-        axis.set_title(
-            f"{endpoint}: error {data['relative_error']:.1%} ({verdict})", fontsize=10, loc="left"
-        )
-        axis.set_ylabel("req/s (simulated)")
-        axis.set_ylim(bottom=0)
-        axis.legend(loc="upper right", fontsize=8)
-    axes[-1].set_xlabel("simulated time (hours)")
-    figure.savefig(path, dpi=100)
-    plt.close(figure)

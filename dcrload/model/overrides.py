@@ -1,14 +1,18 @@
 """`--set path=value`: change one field of a scenario before it is validated.
 
-Paths are dotted; list items are addressed by index (`cohorts.0.refresh=msal`). A value is
-read as TOML when it parses as a TOML value (`10`, `true`, `{kind = "fixed_lead", lead =
+Paths are dotted. List items are addressed by index or, for tables with a `name` (the
+cohorts), by that name: `cohorts.tv.refresh=msal` is `cohorts.1.refresh=msal` in a file
+whose second cohort is called "tv" (a cohort without a name is `cohort-<index>`). A value
+is read as TOML when it parses as a TOML value (`10`, `true`, `{kind = "fixed_lead", lead =
 "5m"}`, `[1, 2]`) and as a plain string otherwise (`6h`, `google-auth`). The result is
-validated like the file itself, so an override can never smuggle in what a file could not.
+validated like the file itself, so an override can never smuggle in what a file could not;
+a problem in a field an override set is reported against the override, not the file.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
 import tomllib
 from typing import Any
 
@@ -34,42 +38,83 @@ def parse_value(text: str) -> Any:
     return value
 
 
-def split_override(text: str, source: str) -> tuple[list[str], Any]:
+def split_override(text: str, source: str = "--set") -> tuple[list[str], Any]:
     path, sep, value = text.partition("=")
     if not sep or not path.strip():
-        raise UsageError(f"--set {text!r}: expected path=value, e.g. fleet.instances=1000")
-    return path.strip().split("."), parse_value(value.strip())
+        raise UsageError(f"--set {text}: expected path=value, e.g. fleet.instances=1000")
+    keys = path.strip().split(".")
+    if any(not key for key in keys):
+        raise UsageError(f"--set {text}: {path.strip()!r} is not a dotted field path")
+    return keys, parse_value(value.strip())
 
 
-def set_path(data: dict[str, Any], keys: list[str], value: Any, text: str) -> None:
-    """Set `value` at `keys` inside nested dicts/lists, creating tables as needed."""
+def _item_name(item: Any, index: int) -> str:
+    return str(item.get("name") or f"cohort-{index}") if isinstance(item, dict) else str(index)
+
+
+def _index(node: list[Any], key: str, keys: list[str], depth: int, text: str) -> int:
+    """The list position `key` addresses: an index, or the name of a named table."""
+    if key.isdigit() and int(key) < len(node):
+        return int(key)
+    names = [_item_name(item, i) for i, item in enumerate(node)]
+    if not key.isdigit() and key in names:
+        return names.index(key)
+    where = ".".join(keys[:depth]) or "(top level)"
+    listed = ", ".join(names) if names else "none"
+    guess = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    hint = f"; did you mean `{where}.{guess[0]}`?" if guess else ""
+    raise UsageError(
+        f"--set {text}: {where} has {len(node)} items ({listed}), no item {key!r}{hint}"
+    )
+
+
+def set_path(data: dict[str, Any], keys: list[str], value: Any, text: str) -> list[str]:
+    """Set `value` at `keys` inside nested dicts/lists, creating tables as needed; return
+    the path with names resolved to indices (what the validator reports)."""
     node: Any = data
+    resolved: list[str] = []
     for depth, key in enumerate(keys):
         last = depth == len(keys) - 1
         if isinstance(node, list):
-            if not key.isdigit() or int(key) >= len(node):
-                where = ".".join(keys[:depth]) or "(top level)"
-                raise UsageError(f"--set {text!r}: {where} has {len(node)} items, no item {key!r}")
+            index = _index(node, key, keys, depth, text)
+            resolved.append(str(index))
             if last:
-                node[int(key)] = value
+                node[index] = value
             else:
-                node = node[int(key)]
+                node = node[index]
         elif isinstance(node, dict):
+            resolved.append(key)
             if last:
                 node[key] = value
             else:
                 node = node.setdefault(key, {})
         else:
             where = ".".join(keys[:depth])
-            raise UsageError(f"--set {text!r}: {where} is a value, not a table")
+            raise UsageError(f"--set {text}: {where} is a value, not a table")
+    return resolved
+
+
+def apply_traced(
+    data: dict[str, Any], overrides: list[str]
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """A copy of `data` with every `path=value` applied, and (override, resolved dotted
+    path) for each, so validation can blame the override that set a bad field."""
+    result = copy.deepcopy(data)
+    trace: list[tuple[str, str]] = []
+    for text in overrides:
+        keys, value = split_override(text)
+        if keys[0] == "cohorts" and "cohorts" not in result:
+            result["cohorts"] = [{"name": "app", "share": 1.0}]
+        trace.append((text, ".".join(set_path(result, keys, value, text))))
+    return result, trace
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str], source: str) -> dict[str, Any]:
     """A copy of `data` with every `path=value` applied (validation comes after)."""
-    result = copy.deepcopy(data)
-    for text in overrides:
-        keys, value = split_override(text, source)
-        if keys[0] == "cohorts" and "cohorts" not in result:
-            result["cohorts"] = [{"name": "app", "share": 1.0}]
-        set_path(result, keys, value, text)
-    return result
+    return apply_traced(data, overrides)[0]
+
+
+def override_blame(data: dict[str, Any], overrides: list[str]) -> list[tuple[str, str]]:
+    """The (override, resolved path) pairs of `apply_traced`, for callers that apply
+    overrides themselves and validate later."""
+    return apply_traced(data, overrides)[1]

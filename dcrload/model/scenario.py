@@ -8,9 +8,12 @@ raised as `UsageError` with one line naming the file, the field and what was exp
 
 from __future__ import annotations
 
+import difflib
 import math
+import re
 import stat
 import tomllib
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -218,6 +221,7 @@ class Rollout(_Section):
     released_at: Duration = 0.0
     """When the update is published (scenario time)."""
     curve: Literal["logistic", "stepped"] = "logistic"
+    """logistic: adoption along an S-curve (`half_life`, `width`); stepped: the `steps` table."""
     half_life: Duration = Field(default=86400.0, gt=0)
     """logistic: time after release by which half the instances have updated."""
     width: Duration = Field(default=21600.0, gt=0)
@@ -434,41 +438,157 @@ class Scenario(_Section):
         return sorted(ids)
 
 
+_TAGS = {"fixed", "exponential", "lognormal", "uniform", "normal"}
+
+
 def _field_path(location: tuple[Any, ...]) -> str:
+    """The dotted path a user writes: list indices kept, pydantic's internal steps (model
+    names, distribution tags, validator wrappers) dropped."""
     parts = [str(p) for p in location if not (isinstance(p, str) and p[:1].isupper())]
-    parts = [
-        p
-        for p in parts
-        if p
-        not in {
-            "fixed",
-            "exponential",
-            "lognormal",
-            "uniform",
-            "normal",
-            "function-before",
-            "function-after",
-        }
-    ]
+    parts = [p for p in parts if p not in _TAGS and not p.startswith("function-")]
     return ".".join(parts) or "(top level)"
 
 
+def _models(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation can hold (through Optional, list, Annotated, unions)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[BaseModel]] = []
+    for inner in typing.get_args(annotation):
+        found += _models(inner)
+    return found
+
+
+def _fields_at(location: tuple[Any, ...]) -> list[str]:
+    """The field names a user may write in the table that holds `location`'s last step."""
+    models: list[type[BaseModel]] = [Scenario]
+    for part in location[:-1]:
+        if not isinstance(part, str):
+            continue
+        inner = [
+            m
+            for model in models
+            if part in model.model_fields
+            for m in _models(model.model_fields[part].annotation)
+        ]
+        tagged = [m for m in models if part == _tag(m)]
+        models = inner or tagged or models
+    names: list[str] = []
+    for model in models:
+        for name, info in model.model_fields.items():
+            key = info.alias or name
+            if key not in names:
+                names.append(key)
+    return names
+
+
+def _tag(model: type[BaseModel]) -> str | None:
+    field = model.model_fields.get("dist")
+    return field.default if field is not None else None
+
+
+def _did_you_mean(given: str, known: list[str]) -> str:
+    match = difflib.get_close_matches(given, known, n=1, cutoff=0.6)
+    return match[0] if match else ""
+
+
+def _expected_names(message: str) -> list[str]:
+    """The names an "unknown ..." message lists ("...; presets: a, b, c"), for did-you-mean."""
+    _, sep, listed = message.rpartition(": ")
+    return [n.strip() for n in listed.split(",")] if sep and "," in listed else []
+
+
+_BOUNDS = {
+    "greater_than": ("greater than", "gt"),
+    "greater_than_equal": ("at least", "ge"),
+    "less_than": ("less than", "lt"),
+    "less_than_equal": ("at most", "le"),
+}
+_TYPES = {
+    "int_parsing": "a whole number",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "string_type": "a quoted string",
+    "model_type": "a table",
+    "dict_type": "a table",
+    "model_attributes_type": "a table",
+    "list_type": "a list",
+    "tuple_type": "a list",
+}
+
+
 def describe(error: ValidationError) -> str:
-    """The first problem as "field: what was expected"."""
+    """The first problem, in the user's words: "field: what was expected, got what"."""
     first = error.errors()[0]
+    kind, location = first["type"], first["loc"]
+    path = _field_path(location)
+    given = first.get("input")
+    got = f", got {given!r}" if isinstance(given, str | int | float | bool) else ""
+    ctx = first.get("ctx") or {}
+    if kind == "extra_forbidden":
+        name = str(location[-1])
+        known = _fields_at(location)
+        prefix = path.rpartition(".")[0]
+        guess = _did_you_mean(name, known)
+        if guess:
+            return (
+                f"unknown field `{path}`; did you mean `{prefix + '.' if prefix else ''}{guess}`?"
+            )
+        where = f"`{prefix}`" if prefix else "the top level"
+        return f"unknown field `{path}`; {where} takes {', '.join(known)}"
+    if kind == "missing":
+        return f"{path}: required, and missing"
+    if kind == "literal_error":
+        expected = str(ctx.get("expected", "")).replace("'", '"')
+        options = [o.strip(' "') for o in re.split(r",| or ", expected) if o.strip(' "')]
+        guess = _did_you_mean(str(given), options) if isinstance(given, str) else ""
+        hint = f"; did you mean {guess!r}?" if guess else ""
+        return f"{path}: expected {expected}{got}{hint}"
+    if kind == "union_tag_invalid":
+        tags = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",")]
+        tag = str(ctx.get("tag", ""))
+        guess = _did_you_mean(tag, tags)
+        hint = f"; did you mean {guess!r}?" if guess else ""
+        return (
+            f"{path}: unknown distribution dist = {tag!r}; expected one of {', '.join(tags)}{hint}"
+        )
+    if kind in _BOUNDS:
+        words, key = _BOUNDS[kind]
+        bound = ctx.get(key)
+        shown = f"{bound:g}" if isinstance(bound, int | float) else bound
+        return f"{path}: expected a number {words} {shown}{got}"
+    if kind in _TYPES:
+        return f"{path}: expected {_TYPES[kind]}{got}"
+    if kind == "string_pattern_mismatch":
+        return f"{path}: expected letters, digits, '_', '.' or '-' only{got}"
     message = first["msg"].removeprefix("Value error, ")
-    if first["type"] not in {"missing", "value_error", "extra_forbidden"} and "input" in first:
-        given = first["input"]
-        if isinstance(given, str | int | float | bool):
-            message += f", got {given!r}"
-    return f"{_field_path(first['loc'])}: {message}"
+    if kind != "value_error" and got and str(given) not in message:
+        message += got
+    names = _expected_names(message) if message.startswith("unknown") else []
+    if isinstance(given, str) and names:
+        guess = _did_you_mean(given, names)
+        if guess:
+            message = message.replace(f"{given!r};", f"{given!r} (did you mean {guess!r}?);", 1)
+    return f"{path}: {message}"
 
 
-def validate(data: dict[str, Any], source: str, *, budget: bool = True) -> Scenario:
+def validate(
+    data: dict[str, Any],
+    source: str,
+    blame: list[tuple[str, str]] | None = None,
+    *,
+    budget: bool = True,
+) -> Scenario:
     """Validate a scenario dict; raise UsageError("<source>: <field>: <expected>").
 
-    Every number must be finite, wherever it sits (a strategy or distribution table too).
-    With `budget`, a run that cannot finish on this machine is refused as well
+    `blame` holds (override text, the dotted path it set): a problem inside a field an
+    override set is blamed on that override ("--set fleet.instances=abc: ..."), not on
+    the file. Every number must be finite, wherever it sits (a strategy or distribution
+    table too). With `budget`, a run that cannot finish on this machine is refused as well
     (`dcrload.model.estimate.check_budget`); a load test checks its scaled scenario instead.
     """
     from dcrload.core.errors import UsageError
@@ -477,7 +597,8 @@ def validate(data: dict[str, Any], source: str, *, budget: bool = True) -> Scena
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
-        raise UsageError(f"{source}: {describe(error)}") from None
+        where = _blame(error, blame or []) or source
+        raise UsageError(f"{where}: {describe(error)}") from None
     except RecursionError:
         raise UsageError(f"{source}: nested too deeply") from None
     bad = _first_non_finite(scenario.model_dump(by_alias=True))
@@ -520,6 +641,14 @@ def check_depth(value: Any, source: str, limit: int = MAX_DEPTH) -> None:
                 raise UsageError(f"{source}: tables or arrays nested deeper than {limit} levels")
             children = node.values() if isinstance(node, dict) else node
             todo.extend((child, depth + 1) for child in children)
+
+
+def _blame(error: ValidationError, blame: list[tuple[str, str]]) -> str:
+    path = _field_path(error.errors()[0]["loc"])
+    for text, target in reversed(blame):
+        if path == target or path.startswith(target + ".") or target.startswith(path + "."):
+            return f"--set {text}"
+    return ""
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -569,13 +698,14 @@ def load_scenario(
     """Read, override and validate a scenario file; bad input raises UsageError.
 
     `budget`: also refuse a run that cannot finish here (see `validate`)."""
-    from dcrload.model.overrides import apply_overrides
+    from dcrload.model.overrides import apply_traced
 
     path = Path(path)
     data = read_toml(path)
+    blame: list[tuple[str, str]] = []
     if overrides:
-        data = apply_overrides(data, overrides, str(path))
-    return validate(data, str(path), budget=budget)
+        data, blame = apply_traced(data, overrides)
+    return validate(data, str(path), blame, budget=budget)
 
 
 def scenario_data(path: str | Path) -> dict[str, Any]:

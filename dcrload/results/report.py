@@ -1,9 +1,14 @@
-"""`report.png`: the token load of a run at a glance, rendered headless (Agg).
+"""`report.png`: a run's load and what it cost its users, readable at a glance (Agg).
 
-Three panels share the time axis (hours): requests/s per endpoint (DCR endpoints on the
-left axis, API calls on the right, since they differ by orders of magnitude), the outcomes
-that are not a success, and the user impact (blocked instances over time, with the impact
-counters written beside). Fault windows (outages, revocations) are shaded on every panel.
+One quantity per panel, sharing a time axis ticked on day boundaries: the DCR endpoints'
+requests/s, the protected API's, the outcomes that are not a success, the blocked
+instances and the user-facing events per hour. A panel with nothing to show is left out.
+Nothing is drawn over the data: legends sit to the right of their panel, the impact
+counters in a text panel beside the plots, fault windows and rollouts are named in the
+legend. A panel whose peak would flatten the rest (an outage's retry storm) switches to a
+log scale and says so; the no-fault baseline, when given, is drawn pale behind the run.
+
+`report_figure` builds the figure (tests inspect it), `plot_report` writes it.
 """
 
 from __future__ import annotations
@@ -15,162 +20,201 @@ from typing import Any
 import matplotlib
 
 from dcrload.core.durations import format_duration
+from dcrload.results import style
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 SUCCESS = {"200", "201"}
-COLOURS = {"register": "#d62728", "token": "#1f77b4", "api": "#7f7f7f"}
-HURT_COLOURS = ("#8c564b", "#e377c2", "#17becf")
+Series = Sequence[tuple[str, str, Sequence[int]]]
 
 
-def plot_report(
-    path: Path,
-    *,
-    title: str,
-    bin_width: float,
-    series: Sequence[tuple[str, str, Sequence[int]]],
-    impact: Mapping[str, Any],
-    blocked_per_bin: Sequence[float] = (),
-    hurt_per_bin: Mapping[str, Sequence[int]] | None = None,
-    windows: Sequence[tuple[float, float, str]] = (),
-) -> None:
-    """Draw the report; `windows` are (start s, end s, label) spans to shade.
-
-    `hurt_per_bin` holds per-bin counts of what hurt users (re-authentications,
-    expired-token calls), drawn per hour beside the blocked instances.
-    """
-    hurt_per_bin = hurt_per_bin or {}
-    bins = max((len(row) for _, _, row in series), default=len(blocked_per_bin)) or 1
-    hours = [i * bin_width / 3600.0 for i in range(bins)]
+def _rates(series: Series, bins: int, width: float) -> tuple[dict[str, list[float]], dict]:
     per_endpoint: dict[str, list[float]] = {}
     failures: dict[str, list[float]] = {}
     for endpoint, outcome, row in series:
         total = per_endpoint.setdefault(endpoint, [0.0] * bins)
-        for i, count in enumerate(row):
-            total[i] += count / bin_width
-        if outcome not in SUCCESS:
+        for i, count in enumerate(row[:bins]):
+            total[i] += count / width
+        if outcome not in SUCCESS and any(row):
             key = f"{endpoint} {outcome}"
-            failures[key] = [count / bin_width for count in row]
+            rates = failures.setdefault(key, [0.0] * bins)
+            for i, count in enumerate(row[:bins]):
+                rates[i] += count / width
+    return per_endpoint, failures
 
-    plt.rcParams.update({"font.size": 10})
-    figure, (load, bad, hurt) = plt.subplots(
-        3, 1, figsize=(11, 8.5), sharex=True, height_ratios=(3, 2, 2), constrained_layout=True
-    )
-    figure.suptitle(title, fontsize=13)
-    for endpoint in ("register", "token"):
-        if endpoint in per_endpoint:
-            load.step(
-                hours,
-                per_endpoint[endpoint],
-                where="post",
-                label=endpoint,
-                color=COLOURS[endpoint],
-                linewidth=1.4,
-            )
-    load.set_ylabel("DCR requests/s")
-    load.set_ylim(bottom=0)
-    if "api" in per_endpoint:
-        api_axis = load.twinx()
-        api_axis.step(
-            hours,
-            per_endpoint["api"],
-            where="post",
-            label="api (right axis)",
-            color=COLOURS["api"],
-            linewidth=1.0,
-            alpha=0.7,
-        )
-        api_axis.set_ylabel("API requests/s")
-        api_axis.set_ylim(bottom=0)
-        lines = load.get_legend_handles_labels()
-        more = api_axis.get_legend_handles_labels()
-        load.legend(lines[0] + more[0], lines[1] + more[1], loc="upper left", fontsize=9)
-    else:
-        load.legend(loc="upper left", fontsize=9)
-    load.set_title("Load by endpoint", fontsize=11, loc="left")
 
-    for key, rates in sorted(failures.items()):
-        bad.step(hours, rates, where="post", label=key, linewidth=1.2)
-    bad.set_ylabel("requests/s")
-    bad.set_title("Outcomes other than 200/201", fontsize=11, loc="left")
+def _step(axis: Any, values: Sequence[float], width: float, **style_: Any) -> None:
+    """Steps that draw the last bin too (a plain step plot stops at its last start)."""
+    hours = [i * width / 3600.0 for i in range(len(values) + 1)]
+    axis.step(hours, [*values, values[-1]] if values else [0.0], where="post", **style_)
+
+
+def report_figure(
+    *,
+    title: str,
+    bin_width: float,
+    series: Series,
+    impact: Mapping[str, Any],
+    blocked_per_bin: Sequence[float] = (),
+    hurt_per_bin: Mapping[str, Sequence[int]] | None = None,
+    windows: Sequence[tuple[float, float, str]] = (),
+    marks: Sequence[tuple[float, str]] = (),
+    baseline: Series | None = None,
+    duration: float | None = None,
+    time_scale: float = 1.0,
+) -> Figure:
+    """The report as a matplotlib Figure.
+
+    `windows` are (start s, end s, label) fault spans (an instant when start == end),
+    `marks` (time s, label) instants such as a rollout's release, `baseline` the per-bin
+    series of the same run without faults, `time_scale` how much faster than real time
+    the run played (a load test): rates stay per simulated second and the labels say so.
+    """
+    hurt_per_bin = hurt_per_bin or {}
+    bins = max((len(row) for _, _, row in series), default=len(blocked_per_bin)) or 1
+    seconds = duration if duration else bins * bin_width
+    per_endpoint, failures = _rates(series, bins, bin_width)
+    base = _rates(baseline, bins, bin_width)[0] if baseline else {}
+    unit = "requests/s" if time_scale == 1 else "requests per simulated s"
+    panels: list[tuple[str, Any]] = []
+    if any(any(per_endpoint.get(e, ())) for e in ("register", "token")):
+        panels.append(("dcr", None))
+    if any(per_endpoint.get("api", ())):
+        panels.append(("api", None))
     if failures:
-        bad.legend(loc="upper left", fontsize=8, ncol=3)
-    else:
-        bad.text(
-            0.5,
-            0.5,
-            "none: every request succeeded",
-            transform=bad.transAxes,
-            ha="center",
-            va="center",
-            color="#2ca02c",
-        )
-    bad.set_ylim(bottom=0)
-
+        panels.append(("failures", None))
     if any(blocked_per_bin):
-        hurt.fill_between(
-            hours[: len(blocked_per_bin)],
-            blocked_per_bin,
-            step="post",
-            color="#ff7f0e",
-            alpha=0.6,
-            label="blocked instances (left)",
-        )
-    events = hurt.twinx()
-    group = max(1, round(3600.0 / bin_width))  # count per hour: single events are legible
-    for (label, per_bin), colour in zip(sorted(hurt_per_bin.items()), HURT_COLOURS, strict=False):
-        if any(per_bin):
-            hourly = [sum(per_bin[i : i + group]) for i in range(0, len(per_bin), group)]
-            starts = [i * group * bin_width / 3600.0 for i in range(len(hourly))]
-            events.step(starts, hourly, where="post", label=label, color=colour, linewidth=1.3)
-    events.set_ylabel(f"per {format_duration(group * bin_width)}")
-    events.set_ylim(bottom=0)
-    handles = hurt.get_legend_handles_labels()
-    more = events.get_legend_handles_labels()
-    if handles[0] or more[0]:
-        hurt.legend(handles[0] + more[0], handles[1] + more[1], loc="upper left", fontsize=8.5)
-    hurt.set_ylabel("instances")
-    hurt.set_ylim(bottom=0)
-    hurt.set_xlabel("time (hours)")
-    hurt.set_title("User impact", fontsize=11, loc="left")
-    text = "\n".join(f"{key.replace('_', ' ')}: {_number(value)}" for key, value in impact.items())
-    events.text(
-        0.99,
-        0.95,
-        text,
-        transform=events.transAxes,
-        zorder=5,
-        ha="right",
-        va="top",
-        fontsize=8.5,
-        family="monospace",
-        bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "#ccc"},
-    )
+        panels.append(("blocked", None))
+    group = max(1, round(3600.0 / bin_width))  # per hour: single events are legible
+    hurt = {k: v for k, v in hurt_per_bin.items() if any(v)}
+    if hurt:
+        panels.append(("hurt", None))
+    if not panels:
+        panels.append(("dcr", None))
 
-    run_end = bins * bin_width
+    plt.rcParams.update({"font.size": 9.5})
+    figure = plt.figure(figsize=(12, 1.2 + 1.9 * len(panels)), layout="constrained")
+    figure.suptitle(title, fontsize=12)
+    grid = figure.add_gridspec(len(panels), 2, width_ratios=(4.6, 1.25))
+    axes = [figure.add_subplot(grid[0, 0])]
+    for row in range(1, len(panels)):
+        axes.append(figure.add_subplot(grid[row, 0], sharex=axes[0]))
+    side = figure.add_subplot(grid[:, 1])
+
+    for (kind, _), axis in zip(panels, axes, strict=True):
+        if kind in ("dcr", "api"):
+            names = ("register", "token") if kind == "dcr" else ("api",)
+            peaks, levels = [], []
+            for name in names:
+                if name in base and any(base[name]):
+                    _step(axis, base[name], bin_width, color=style.ENDPOINT_COLOURS[name],
+                          alpha=0.3, linewidth=3.2, label=f"{name}: no-fault baseline")  # fmt: skip
+                    peaks.append(max(base[name]))
+                if any(per_endpoint.get(name, ())):
+                    values = per_endpoint[name]
+                    _step(axis, values, bin_width, color=style.ENDPOINT_COLOURS[name],
+                          linewidth=1.3, label=name)  # fmt: skip
+                    peaks.append(max(values))
+                    levels.append(style.typical_level(values))
+            log = style.rate_axis(axis, peaks, min(levels, default=0.0))
+            what = "DCR" if kind == "dcr" else "API"
+            axis.set_ylabel(f"{what} {unit}" + (" (log)" if log else ""))
+        elif kind == "failures":
+            ordered = sorted(failures.items(), key=lambda item: -sum(item[1]))
+            for (key, rates), colour in zip(ordered, style.OUTCOME_COLOURS * 9, strict=False):
+                _step(axis, rates, bin_width, color=colour, linewidth=1.2, label=key)
+            log = style.rate_axis(
+                axis,
+                [max(r) for _, r in ordered],
+                min(style.typical_level(r) for _, r in ordered),
+            )
+            axis.set_ylabel(f"not 200/201, {unit}" + (" (log)" if log else ""), fontsize=8.5)
+        elif kind == "blocked":
+            hours = [i * bin_width / 3600.0 for i in range(len(blocked_per_bin) + 1)]
+            levels = [*blocked_per_bin, blocked_per_bin[-1]]
+            axis.fill_between(
+                hours, levels, step="post", color=style.BLOCKED, alpha=0.6, label="blocked"
+            )
+            style.rate_axis(axis, [max(blocked_per_bin)], 0.0)
+            axis.set_ylabel("blocked instances")
+        else:
+            colours = {"re-authentications": style.REAUTH}
+            peaks = []
+            for label, per_bin in sorted(hurt.items()):
+                hourly = [sum(per_bin[i : i + group]) for i in range(0, len(per_bin), group)]
+                colour = colours.get(label, style.EXPIRED)
+                _step(axis, [float(h) for h in hourly], group * bin_width, color=colour,
+                      linewidth=1.3, label=label)  # fmt: skip
+                peaks.append(float(max(hourly)))
+            style.rate_axis(axis, peaks, 0.0)
+            axis.yaxis.set_major_locator(MaxNLocator(integer=True))
+            axis.set_ylabel(f"users hit per {format_duration(group * bin_width)}")
+
+    _faults(axes, windows, marks, seconds)
+    for axis in axes:
+        axis.grid(alpha=0.25)
+        if axis is not axes[-1]:
+            axis.tick_params(labelbottom=False)
+        if axis.get_legend_handles_labels()[1]:
+            axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
+                        frameon=False, borderaxespad=0.0)  # fmt: skip
+    clock = "simulated time" + (f" (played {time_scale:g}× faster)" if time_scale != 1 else "")
+    style.time_axis(axes[-1], seconds, clock)
+    _counters(side, impact, failures)
+    return figure
+
+
+def _faults(
+    axes: list[Any],
+    windows: Sequence[tuple[float, float, str]],
+    marks: Sequence[tuple[float, str]],
+    seconds: float,
+) -> None:
+    """Shade fault windows on every panel; name them (and rollouts) in the top legend."""
     for start, end, label in windows:
-        if start >= run_end:
+        if start >= seconds:
             continue  # a fault scheduled after the end of a shortened run
-        end = min(end, run_end)
-        for axis in (load, bad, hurt):
-            axis.axvspan(start / 3600.0, end / 3600.0, color="#9467bd", alpha=0.12)
-        load.annotate(
-            label,
-            xy=(start / 3600.0, 1.0),
-            xycoords=("data", "axes fraction"),
-            fontsize=8,
-            va="bottom",
-            color="#9467bd",
-        )
-    hurt.set_xlim(0, bins * bin_width / 3600.0)
-    figure.savefig(path, dpi=110)
+        end = min(end, seconds)
+        when = f"{label}, {_hhmm(start)}" + (f"–{_hhmm(end)}" if end > start else "")
+        for index, axis in enumerate(axes):
+            name = when if index == 0 else None
+            if end > start:
+                axis.axvspan(start / 3600, end / 3600, color=style.FAULT, alpha=0.15, label=name)
+            else:
+                axis.axvline(start / 3600, color=style.FAULT, linewidth=1.4, label=name)
+    for at, label in marks:
+        if at >= seconds:
+            continue
+        for index, axis in enumerate(axes):
+            axis.axvline(at / 3600, color=style.ROLLOUT, linestyle=":", linewidth=1.6,
+                         label=f"{label}, {_hhmm(at)}" if index == 0 else None)  # fmt: skip
+
+
+def _hhmm(seconds: float) -> str:
+    days, rest = divmod(round(seconds / 60), 24 * 60)
+    text = f"{rest // 60:02d}:{rest % 60:02d}"
+    return f"day {days} {text}" if days else text
+
+
+def _counters(side: Any, impact: Mapping[str, Any], failures: Mapping[str, Any]) -> None:
+    """The impact counters as a two-column text table, beside the plots (never over data)."""
+    side.axis("off")
+    rows = style.impact_items(dict(impact))
+    if not failures:
+        rows.append(("", ""))
+        rows.append(("every request", "200/201"))
+    width = max((len(label) for label, _ in rows), default=0)
+    text = "\n".join(f"{label:<{width}}  {value:>8}" if label else "" for label, value in rows)
+    side.set_title("User impact (whole run)", fontsize=10, loc="left")
+    side.text(0.0, 1.0, text, transform=side.transAxes, ha="left", va="top",
+              fontsize=8.2, family="monospace")  # fmt: skip
+
+
+def plot_report(path: Path, **kwargs: Any) -> None:
+    """Write `report_figure(**kwargs)` to `path` as a PNG."""
+    figure = report_figure(**kwargs)
+    figure.savefig(path, dpi=100)
     plt.close(figure)
-
-
-def _number(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.1f}" if value != int(value) else f"{int(value):,}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)

@@ -80,39 +80,77 @@ def summary_of(result: RunResult, recovery: list[dict[str, Any]] | None = None) 
 
 
 def shaded_windows(result: RunResult) -> list[tuple[float, float, str]]:
-    """Fault windows to shade in the report; an instant (a revocation) gets one bin."""
-    bin_width = result.scenario.scenario.bin
+    """Fault windows to shade in the report; an instant (a revocation) has end == start."""
     return [
-        (start, max(end, start + bin_width), label.split(" at ")[0])
-        for label, start, end in fault_windows(result.scenario)
+        (start, end, label.split(" at ")[0]) for label, start, end in fault_windows(result.scenario)
     ]
 
 
-def write_files(result: RunResult, out: Path, summary: dict[str, Any], title: str) -> None:
-    """summary.json, timeseries.csv and report.png of a run (simulated or measured)."""
+def rollout_marks(result: RunResult) -> list[tuple[float, str]]:
+    """(time, label) of every replacement update's release, to mark in the report."""
+    return [
+        (r.rollout.released_at, f"update {r.rollout.software_id} released")
+        for r in result.scenario.faults.revocations
+        if r.rollout is not None
+    ]
+
+
+def report_inputs(
+    result: RunResult,
+    summary: dict[str, Any],
+    title: str,
+    *,
+    baseline: RunResult | None = None,
+    time_scale: float = 1.0,
+) -> dict[str, Any]:
+    """The keyword arguments of `plot_report` / `report_figure` for a run."""
     info = result.scenario.scenario
-    write_json(out / "summary.json", summary)
-    write_timeseries(out / "timeseries.csv", result.counters.items(), info.bin)
-    plot_report(
-        out / "report.png",
-        title=title,
-        bin_width=info.bin,
-        series=result.counters.items(),
-        impact={k: v for k, v in summary["impact"].items() if not isinstance(v, list | dict)},
-        blocked_per_bin=result.counts.blocked.mean_per_bin(),
-        hurt_per_bin={
+    return {
+        "title": title,
+        "bin_width": info.bin,
+        "series": result.counters.items(),
+        "impact": {k: v for k, v in summary["impact"].items() if not isinstance(v, list | dict)},
+        "blocked_per_bin": result.counts.blocked.mean_per_bin(),
+        "hurt_per_bin": {
             "expired-token API calls": result.counts.expired_calls.per_bin,
             "re-authentications": result.counts.reauthentications.per_bin,
         },
-        windows=shaded_windows(result),
-    )
+        "windows": shaded_windows(result),
+        "marks": rollout_marks(result),
+        "baseline": baseline.counters.items() if baseline is not None else None,
+        "duration": result.duration,
+        "time_scale": time_scale,
+    }
+
+
+def write_files(
+    result: RunResult,
+    out: Path,
+    summary: dict[str, Any],
+    title: str,
+    *,
+    baseline: RunResult | None = None,
+    time_scale: float = 1.0,
+) -> None:
+    """summary.json, timeseries.csv and report.png of a run (simulated or measured);
+    `baseline` is the no-fault run drawn behind it, `time_scale` a load test's speed-up."""
+    info = result.scenario.scenario
+    write_json(out / "summary.json", summary)
+    write_timeseries(out / "timeseries.csv", result.counters.items(), info.bin)
+    inputs = report_inputs(result, summary, title, baseline=baseline, time_scale=time_scale)
+    plot_report(out / "report.png", **inputs)
 
 
 def write_run(
-    result: RunResult, out: Path, recovery: list[dict[str, Any]] | None = None
+    result: RunResult,
+    out: Path,
+    recovery: list[dict[str, Any]] | None = None,
+    baseline: RunResult | None = None,
 ) -> dict[str, Any]:
     """Write the three files of a simulation into `out`; return the summary."""
     summary = summary_of(result, recovery)
     name = result.scenario.scenario.name
-    write_files(result, out, summary, f"dcrload simulate — {name} (seed {result.seed})")
+    write_files(
+        result, out, summary, f"dcrload simulate — {name} (seed {result.seed})", baseline=baseline
+    )
     return summary

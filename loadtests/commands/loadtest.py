@@ -475,7 +475,9 @@ def _run_in(
 def _write_results(
     scaled: Scenario, predicted: Any, document: dict[str, Any], staging: Path, wall: float
 ) -> int:
-    from dcrload.analysis.prediction import compare, plot_comparison, summary_lines
+    from dcrload.analysis.prediction import compare, summary_lines
+    from dcrload.results.html import loadtest_report, write_html
+    from dcrload.results.prediction_plot import plot_comparison
     from dcrload.results.summary import summary_of, write_files
     from loadtests.measured import measured_result
 
@@ -508,7 +510,10 @@ def _write_results(
             "loadtest.instances_per_user, add --workers)",
             file=sys.stderr,
         )
-    write_files(measured, staging, summary, f"dcrload loadtest — {info.name} (measured)")
+    scale = document["time_scale"]
+    write_files(
+        measured, staging, summary, f"dcrload loadtest — {info.name} (measured)", time_scale=scale
+    )
     loadtest = scaled.loadtest
     comparison = compare(
         predicted.counters.items(),
@@ -530,6 +535,7 @@ def _write_results(
         comparison,
         f"dcrload loadtest — {info.name}: predicted vs measured "
         f"(tolerance {loadtest.tolerance:.0%})",
+        time_scale=scale,
     )
     print("prediction check (largest relative error per endpoint):")
     for line in summary_lines(comparison):
@@ -540,9 +546,16 @@ def _write_results(
             f"threshold breached: {breach['name']}: {breach['value']:.4g} > {breach['limit']:.4g}"
         )
     if breaches:
-        return EXIT_THRESHOLDS
-    if not comparison["passed"]:
-        print(f"prediction check failed (tolerance {loadtest.tolerance:.0%})")
-        return EXIT_PREDICTION
-    print(f"prediction check passed (tolerance {loadtest.tolerance:.0%})")
-    return 0
+        code, verdict = EXIT_THRESHOLDS, f"{len(breaches)} threshold(s) breached"
+    elif not comparison["passed"]:
+        code = EXIT_PREDICTION
+        verdict = f"prediction check failed (tolerance {loadtest.tolerance:.0%})"
+    else:
+        code, verdict = 0, f"prediction check passed (tolerance {loadtest.tolerance:.0%})"
+    page = loadtest_report(
+        staging, summary, comparison, scaled, f"dcrload loadtest — {info.name}", verdict, code == 0
+    )
+    write_html(staging / "report.html", page)
+    if code != EXIT_THRESHOLDS:
+        print(verdict)
+    return code

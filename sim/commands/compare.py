@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     seeds = grid.seeds(args.seeds)
     tasks = grid.tasks(seeds, code)
     store = sweep.RunStore(out / "runs")
-    console = Console() if sys.stdout.isatty() else Console(width=160)
+    console = Console()  # honours COLUMNS; 80 wide when piped
     with store.locked():
         store.clean_temporaries()
         todo = [task for task in tasks if not store.has(task.key)]
@@ -148,6 +148,7 @@ def _write_outputs(
     )
     from dcrload.analysis.recommend import recommend
     from dcrload.results import compare_plots as plots
+    from dcrload.results.html import compare_report, write_html
     from sim.sweep import write_atomic
 
     info = grid.base.scenario
@@ -174,7 +175,8 @@ def _write_outputs(
     write_atomic(out / "recommendation.json", json.dumps(advice, indent=2) + "\n")
     title = f"dcrload compare — {info.name} ({len(seeds)} seeds)"
     _plot(out / "token-load.png", plots.plot_token_load, stats, bin_width=info.bin,
-          title=f"{title}: token load over time", recommended=chosen)  # fmt: skip
+          title=f"{title}: token load over time", recommended=chosen,
+          qualifying=qualifying)  # fmt: skip
     _plot(out / "metrics.png", plots.plot_metrics, stats, title=title, recommended=chosen,
           qualifying=qualifying)  # fmt: skip
     _plot(out / "pareto.png", plots.plot_pareto, stats,
@@ -191,6 +193,12 @@ def _write_outputs(
         "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     write_atomic(out / SWEEP_FILE, json.dumps(sweep_info, indent=2) + "\n")
+    varied = [f"--vary {a.path}={','.join(a.texts)}" for a in grid.axes]
+    base = f"seeds {seeds[0]}-{seeds[-1]}; the scenario below is the base of every variant"
+    page = compare_report(out, stats, advice, marks, grid.base, title, notes=[*varied, base])
+    temp = out / ".report.tmp.html"
+    write_html(temp, page)
+    os.replace(temp, out / "report.html")
     return {"stats": stats, "advice": advice, "marks": marks, "seeds": seeds, "name": info.name}
 
 
@@ -200,26 +208,65 @@ def _plot(path: Path, draw: Any, *args: Any, **kwargs: Any) -> None:
     os.replace(temp, path)
 
 
+DROP_FIRST = (
+    "blocked_instance_seconds",
+    "p99_token_rps",
+    "throttled_requests",
+    "avoidable_reauthentications",
+)
+"""Columns given up first when the table is wider than the terminal (all are in the files)."""
+
+
 def _print(console: Console, result: dict[str, Any]) -> None:
+    """The intervals table, made to fit the terminal on purpose: metrics that are 0 for
+    every variant become one line, each cell is the mean over "±half-width", and when it
+    is still too wide the least telling columns go (intervals.md has every figure)."""
     from dcrload.analysis.comparison import METRICS, number
 
     stats, advice, marks = result["stats"], result["advice"], result["marks"]
+    zero = [m for m in METRICS if not any(v.intervals[m.key].mean for v in stats)]
+    shown = [m for m in METRICS if m not in zero]
+    dropped: list[Any] = []
+    while True:
+        table = _table(result, stats, marks, shown, number)
+        unbounded = console.options.update(max_width=10_000)
+        if console.measure(table, options=unbounded).maximum <= console.width or not shown:
+            break
+        order = {key: rank for rank, key in enumerate(DROP_FIRST)}
+        victim = min(shown, key=lambda m: (order.get(m.key, len(order)), -shown.index(m)))
+        shown.remove(victim)
+        dropped.append(victim)
+    console.print(table)
+    if zero:
+        console.print("0 for every variant: " + ", ".join(m.short for m in zero), highlight=False)
+    if dropped:
+        console.print(
+            "not shown for width (see intervals.md): " + ", ".join(m.short for m in dropped),
+            highlight=False,
+        )
+    console.print(advice["verdict"], highlight=False)
+
+
+def _table(
+    result: dict[str, Any], stats: Any, marks: dict[str, str], shown: list[Any], number: Any
+) -> Table:
     table = Table(
-        title=f"{result['name']} — mean ± 95 % half-width over {len(result['seeds'])} seeds"
+        title=f"{result['name']}: mean ±95 % half-width, {len(result['seeds'])} seeds",
+        title_justify="left",
     )
-    table.add_column("variant")
-    for metric in METRICS:
-        table.add_column(metric.short, justify="right")
+    table.add_column("variant", no_wrap=True)
+    for metric in shown:
+        table.add_column(metric.short, justify="right", no_wrap=True)
     for variant in stats:
         cells = []
-        for metric in METRICS:
+        for metric in shown:
             interval = variant.intervals[metric.key]
             text = number(interval.mean)
             if interval.known and interval.half_width > 0:
-                text += f" ±{number(interval.half_width)}"
+                text += f"\n±{number(interval.half_width)}"
             cells.append(text)
-        mark = marks.get(variant.label, "")
-        style = "bold green" if "recommended" in mark else ("dim" if mark else None)
-        table.add_row(variant.label + mark, *cells, style=style)
-    console.print(table)
-    console.print(advice["verdict"], highlight=False)
+        mark = marks.get(variant.label, "").strip(" ()")
+        style = "bold green" if mark == "recommended" else ("dim" if mark else None)
+        label = variant.label + (f"\n{mark}" if mark else "")
+        table.add_row(label, *cells, style=style)
+    return table

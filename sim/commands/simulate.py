@@ -32,9 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dcrload.analysis.recovery import fault_windows
     from dcrload.commandline.progress import DelayedProgress
+    from dcrload.results.html import simulation_report, write_html
     from dcrload.results.summary import write_run
     from sim.fleet import simulate
-    from sim.recovery import recovery_report
+    from sim.recovery import baseline_run, recovery_report
 
     overrides = overrides_with_seed(args)
     scenario = load_scenario(args.scenario, overrides)
@@ -43,45 +44,54 @@ def run(args: argparse.Namespace) -> int:
         duration = scenario.scenario.duration
         with DelayedProgress(f"simulating {scenario.name}", duration) as bar:
             result = simulate(scenario, progress=bar.update)
-        recovery = None
+        recovery = baseline = None
         if fault_windows(scenario):
             with DelayedProgress("baseline without fault windows", duration) as bar:
-                recovery = recovery_report(result, progress=bar.update)
-        summary = write_run(result, staging, recovery)
+                baseline = baseline_run(result, progress=bar.update)
+            recovery = recovery_report(result, baseline=baseline)
+        summary = write_run(result, staging, recovery, baseline)
+        title = f"dcrload simulate — {scenario.name} (seed {summary['seed']})"
+        write_html(staging / "report.html", simulation_report(staging, summary, scenario, title))
     print_summary(summary, Console())
     print(f"results: {out}")
     return 0
 
 
 def print_summary(summary: dict[str, Any], console: Console) -> None:
-    """The short table: requests, mean and peak requests/s per endpoint, then user impact."""
+    """Two tables that fit 80 columns: requests and rates per endpoint, then the user
+    impact in human units (instance-hours, k, M); every full figure is in summary.json."""
+    from dcrload.results.style import human, impact_items
+
     table = Table(
-        title=f"{summary['scenario']} — {summary['simulated_seconds'] / 3600:g} h simulated"
+        title=f"{summary['scenario']}: {summary['simulated_seconds'] / 3600:g} h simulated",
+        title_justify="left",
     )
     for column in ("endpoint", "requests", "mean req/s", "peak req/s", "not 2xx"):
-        table.add_column(column, justify="left" if column == "endpoint" else "right")
+        table.add_column(column, justify="left" if column == "endpoint" else "right", no_wrap=True)
     for endpoint in ENDPOINTS:
         data = summary["endpoints"][endpoint]
         bad = sum(n for outcome, n in data["by_outcome"].items() if not outcome.startswith("2"))
         table.add_row(
             endpoint,
-            f"{data['requests']:,}",
-            f"{data['mean_rps']:.2f}",
-            f"{data['peak_rps']:.2f}",
-            f"{bad:,}",
+            human(data["requests"]),
+            human(data["mean_rps"]),
+            human(data["peak_rps"]),
+            human(bad),
         )
     console.print(table)
-    impact = {k: v for k, v in summary["impact"].items() if k != "recovery"}
-    words = [
-        f"{key.replace('_', ' ')} {value:,}" if isinstance(value, int)
-        else f"{key.replace('_', ' ')} {value:,.2f}"
-        for key, value in impact.items()
-    ]  # fmt: skip
-    console.print("impact: " + ", ".join(words))
+    items = impact_items({k: v for k, v in summary["impact"].items() if k != "recovery"})
+    impact = Table(title="user impact", title_justify="left", show_header=False)
+    for _ in range(2):
+        impact.add_column(no_wrap=True)
+        impact.add_column(justify="right", no_wrap=True)
+    half = (len(items) + 1) // 2
+    for left, right in zip(items[:half], [*items[half:], ("", "")], strict=False):
+        impact.add_row(*left, *right)
+    console.print(impact)
     for window in summary["impact"].get("recovery", []):
         after = window["recovery_s"]
         if after is None:
             told = "did not come back to its baseline within the run"
         else:
             told = f"came back within 10 % of its baseline {after / 60:.0f} min after it ended"
-        console.print(f"{window['fault']}: load {told}")
+        console.print(f"{window['fault']}: load {told}", highlight=False)
