@@ -295,8 +295,20 @@ def run_key(scenario: Scenario, seed: int, code: str) -> str:
     return _digest({"format": RECORD_FORMAT, "scenario": resolved, "seed": seed, "code": code})[:20]
 
 
+DRAWING = frozenset(
+    {
+        "dcrload.results.report",
+        "dcrload.results.compare_plots",
+        "dcrload.results.prediction_plot",
+        "dcrload.results.html",
+        "dcrload.results.style",
+    }
+)
+"""Modules that only draw pictures: editing them changes no run, so no run key."""
+
+
 def code_fingerprint() -> str:
-    """A hash of the source of every module a run executes: `sim.fleet` and `sim.summary`
+    """A hash of the source of every module a run executes: `sim.fleet` and the summary
     and, transitively, every `dcrload`/`sim` module they import.
 
     Editing the lifecycle, a strategy or the fleet model changes every key, so cached runs
@@ -316,13 +328,13 @@ def _run_modules() -> dict[str, Path]:
 
     root = Path(dcrload.__file__).parent.parent
     found: dict[str, Path] = {}
-    todo = ["sim.fleet", "sim.summary"]
+    todo = ["sim.fleet", "dcrload.results.summary"]
     while todo:
         name = todo.pop()
         if name in found:
             continue
         path = _module_file(root, name)
-        if path is None:
+        if path is None or name in DRAWING:
             continue
         found[name] = path
         for node in ast.walk(ast.parse(path.read_bytes())):

@@ -347,8 +347,7 @@ def check_runs_or_refuses(overrides: list[str], garbage: bytes | str | None) -> 
     The event budget is lowered to what a small fleet can simulate in a few seconds here,
     so this also checks that the estimate never lets through a run far bigger than it said.
     """
-    from sim.summary import summary_of
-
+    from dcrload.results.summary import summary_of
     from sim.fleet import simulate
 
     folder = Path(tempfile.mkdtemp(prefix="dcrload-fuzz-"))

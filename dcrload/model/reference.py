@@ -58,6 +58,9 @@ def _is_duration(metadata: list[Any]) -> bool:
 
 
 def _type_name(annotation: Any, metadata: list[Any]) -> str:
+    validators = {getattr(getattr(m, "func", None), "__name__", "") for m in metadata}
+    if validators & {"parse_refresh", "parse_retry"}:
+        return "name or table"
     if _is_duration(metadata):
         return _DURATION_HINT
     origin = typing.get_origin(annotation)
