@@ -68,16 +68,21 @@ def is_timeout(error: BaseException | None) -> bool:
 
 @dataclass
 class Lateness:
-    """How late steps ran against their due time (simulated seconds)."""
+    """How late steps ran against their due time (simulated seconds); `over` counts the
+    steps later than `allowed`, which the verdict holds against the check's tolerance."""
 
+    allowed: float = 0.0
     steps: int = 0
     total: float = 0.0
     worst: float = 0.0
+    over: int = 0
 
     def add(self, late: float) -> None:
         self.steps += 1
         self.total += late
         self.worst = max(self.worst, late)
+        if late > self.allowed:
+            self.over += 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +153,9 @@ class LocustDriver:
         self.warm_failed = 0
         self.warm_errors: dict[str, int] = {}
         self.in_flight = 0
-        self.lateness = Lateness()
+        self.lateness = Lateness(allowed=info.bin * scenario.loadtest.tolerance)
+        self.errors: dict[str, str] = {}
+        """The first error answer per endpoint and status ("api 404" → "not_found: ...")."""
         self.clients = 0
         self.tokens = 0
         self.events = 0
@@ -160,6 +167,8 @@ class LocustDriver:
                 name: str | None = None) -> Response | Failure:  # fmt: skip
         """Send one request with `client` (what the wire gets: real statements and, for a
         warm instance, the credentials and token its warm-up obtained)."""
+        if isinstance(action, CallApi) and not self.wire.sends_api:
+            return Response(200)  # api = none: the lifecycle uses its token, nothing is sent
         index = playing.agent.plan.index
         wired = self._wired(action, index)
         if isinstance(action, Register):
@@ -170,6 +179,7 @@ class LocustDriver:
             label = f"api:{action.route}"
         request = self.wire.request(wired, playing.device)
         reply = send(client, request, name or label)
+        self._note_error(label.split(":")[0], reply)
         if isinstance(reply, Response) and succeeded(reply.status):
             if label == "register":
                 self.clients += 1
@@ -177,6 +187,15 @@ class LocustDriver:
                 self.tokens += 1
                 reply = Response(reply.status, self.exact_lifetime(reply.body), reply.headers)
         return reply
+
+    def _note_error(self, endpoint: str, reply: Response | Failure) -> None:
+        if isinstance(reply, Failure):
+            key, text = f"{endpoint} {reply.kind}", "no answer"
+        elif succeeded(reply.status):
+            return
+        else:
+            key, text = f"{endpoint} {reply.status}", describe_error(reply.body)
+        self.errors.setdefault(key, text)
 
     def _wired(self, action: RequestAction, index: int) -> RequestAction:
         if isinstance(action, Register):
@@ -247,6 +266,7 @@ class LocustDriver:
 
     def _warm_failure(self, endpoint: str, reply: Response | Failure) -> None:
         self.warm_failed += 1
+        self._note_error(f"warm-up {endpoint}", reply)
         if isinstance(reply, Response):
             label = f"{endpoint} {reply.status} {error_code(reply.body)}".strip()
         else:
@@ -305,6 +325,8 @@ class LocustDriver:
         """What this process counted, as plain JSON (merged with `merge_snapshots`)."""
         plans = [p.agent.plan for p in self.playing]
         counts = self.counts.to_json()
+        if not self.wire.sends_api:  # nothing was sent: no API counts to compare
+            counts["series"] = [row for row in counts["series"] if row[0] != "api"]
         for playing in self.playing:  # agents still playing report their failed calls at the end
             if not playing.done and playing.agent.plan.install_at <= self.clock.now():
                 failed = playing.agent.lifecycle.failed_api_calls
@@ -324,7 +346,20 @@ class LocustDriver:
             "late_steps": self.lateness.steps,
             "late_total": self.lateness.total,
             "late_worst": self.lateness.worst,
+            "late_over": self.lateness.over,
+            "errors": dict(self.errors),
         }
+
+
+def describe_error(body: Any) -> str:
+    """An error answer's `error` and `error_description` (or REST API V2's message)."""
+    code = error_code(body)
+    description = ""
+    if isinstance(body, dict):
+        description = str(body.get("error_description", "") or "")
+        if not description and isinstance(body.get("error"), dict):
+            description = str(body["error"].get("message", "") or "")
+    return ": ".join(part for part in (code, description) if part) or "(no error body)"
 
 
 def send(client: Any, request: Any, name: str) -> Response | Failure:
@@ -365,6 +400,9 @@ def merge_snapshots(scenario: Scenario, snapshots: list[dict[str, Any]]) -> dict
             elif key == "warm_errors":
                 for label, n in value.items():
                     merged["warm_errors"][label] = merged["warm_errors"].get(label, 0) + n
+            elif key == "errors":
+                for label, text in value.items():
+                    merged.setdefault("errors", {}).setdefault(label, text)
             elif key != "counts" and isinstance(value, int | float):
                 merged[key] = merged.get(key, 0) + value
     if not math.isfinite(merged.get("late_worst", 0.0)):

@@ -90,7 +90,9 @@ def test_the_load_test_registers_through_discovery(reference_run, short_tokens) 
     _code, output, _out = reference_run
     assert "RFC 8414 metadata" in output and "client_secret_basic" in output, output
     clients = short_tokens.ran_clients
-    assert len(clients) == INSTANCES, output  # one registration per instance, no retry storm
+    # one registration per instance, no retry storm, and the preflight's own (one pass of
+    # the lifecycle before the run)
+    assert len(clients) == INSTANCES + 1, output
     for client in clients:
         metadata = client["metadata"]
         assert metadata["response_types"] == [] and metadata["contacts"] == ["ops@dcrload.test"]
@@ -98,14 +100,10 @@ def test_the_load_test_registers_through_discovery(reference_run, short_tokens) 
         assert client["tokens"] >= 1  # Basic auth at the token endpoint worked
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the Locust driver does not play api = 'none' yet, and the prediction check still "
-    "expects API calls (issue 10.2/10.3, the lead's driver rewrite)",
-)
 def test_the_load_test_passes_against_the_reference_server(reference_run, short_tokens) -> None:
     code, output, out = reference_run
-    assert all(c["tokens"] >= 2 for c in short_tokens.ran_clients)  # refreshed, 4-s tokens
+    ran = short_tokens.ran_clients
+    assert sum(c["tokens"] >= 2 for c in ran) >= INSTANCES  # refreshed, 4-s tokens
     assert code == 0, output
     assert "prediction check passed" in output
     summary = json.loads((out / "summary.json").read_text())
@@ -131,4 +129,5 @@ def test_the_load_test_passes_with_the_api_on_an_independent_resource_server(
     assert set(summary["endpoints"]["api"]["by_outcome"]) == {"200"}  # every token verified
     assert summary["endpoints"]["api"]["requests"] >= 2 * INSTANCES
     clients = [c for c in short_tokens.clients() if c["client_id"] not in before]
-    assert len(clients) == INSTANCES and all(c["tokens"] >= 2 for c in clients)
+    assert len(clients) == INSTANCES + 1  # the instances and the preflight's client
+    assert sum(c["tokens"] >= 2 for c in clients) >= INSTANCES

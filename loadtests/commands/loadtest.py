@@ -15,10 +15,18 @@ measured against the simulation's prediction:
 4. the results: Locust's CSV and HTML, ``summary.json``, ``timeseries.csv`` and
    ``report.png`` in the simulation's formats, ``comparison.json`` and ``comparison.png``.
 
-Exit status: 0 when the thresholds hold and the prediction check passes; 3
-(`EXIT_THRESHOLDS`) when a threshold of ``[loadtest.thresholds]`` is breached; 4
-(`EXIT_PREDICTION`) when the thresholds hold but an endpoint's measured total is outside the
-prediction's tolerance; 1 when the load test itself failed; 2 for bad input.
+Before Locust starts, a preflight (`loadtests.preflight`) runs one instance's lifecycle
+against the target: a dead port stops the run at once (exit 1), a refused step names the
+endpoint, the status and the server's error (exit 5), the server's token lifetime is read
+and predicted with, and the measured latency sizes the Locust users.
+
+Exit status: 0 when the thresholds hold and the prediction check passes; 1 when the target
+cannot be reached or the load test itself failed; 2 for bad input; 3 (`EXIT_THRESHOLDS`)
+when a threshold of ``[loadtest.thresholds]`` is breached; 6 (`EXIT_BEHIND`) when the load
+generator fell behind (the measurement is not the scenario's); 5 (`EXIT_OUTCOMES`) when the
+service answered otherwise than predicted (a class of outcomes — 2xx, 401, other 4xx, 429,
+5xx, no answer — off the prediction, or failed warm-ups); 4 (`EXIT_PREDICTION`) when only
+an endpoint's total is outside the prediction's tolerance. The first that applies wins.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from dcrload.analysis.prediction import EXIT_PREDICTION
+from dcrload.analysis.prediction import EXIT_BEHIND, EXIT_OUTCOMES, EXIT_PREDICTION
 from dcrload.analysis.thresholds import EXIT_THRESHOLDS
 from dcrload.commandline.arguments import (
     add_out,
@@ -112,6 +120,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         metavar="R",
         help="deliberately throttle the mock to R requests/s per device, burst 1",
+    )
+    parser.add_argument(
+        "--ttl-mismatch",
+        choices=("adapt", "stop"),
+        default="adapt",
+        help="when the server's tokens live another time than the scenario's: predict with "
+        "the server's lifetime (adapt, default) or stop before the run (stop)",
     )
 
 
@@ -295,10 +310,7 @@ def expected_rates(summary: dict[str, Any], run_seconds: float, scale: float) ->
 
 def run(args: argparse.Namespace) -> int:
     from dcrload.model.loadshape import (
-        loadtest_scenario,
-        prediction_scenario,
         resolve_run,
-        warmup_seconds,
     )
 
     target = args.target
@@ -333,62 +345,106 @@ def run(args: argparse.Namespace) -> int:
         from loadtests.discovery import loadtest_overrides
 
         overrides = [*overrides, *loadtest_overrides(target, scenario)]
-    scale = scenario.loadtest.time_scale
-    scaled = loadtest_scenario(scenario, run_seconds)
-    real_ttl = scenario.token.ttl / scale
-    if not mock or real_ttl > run_seconds:
-        print(
-            f"dcrload: warning: tokens live {format_duration(real_ttl)} of real time "
-            f"({'the service decides' if not mock else 'ttl / time_scale'}); "
-            f"they will not expire within a {format_duration(run_seconds)} run",
-            file=sys.stderr,
-        )
     out = args.out or default_out(f"{scenario.name}-loadtest")
     with ResultsDir(out) as staging:
-        code = _run_in(
-            args,
-            scenario,
-            scaled,
-            scenario_path,
-            overrides,
-            run_seconds,
-            staging,
-            mock,
-            warmup_seconds(scaled),
-            prediction_scenario(scaled),
-        )
+        code = _run_in(args, scenario, scenario_path, overrides, run_seconds, staging, mock)
     print(f"results: {out}")
     return code
+
+
+def _statement_for(args: argparse.Namespace, scenario: Scenario, keys: Path | None) -> str:
+    """The software statement the preflight registers with (the first cohort's)."""
+    if keys is not None:
+        return (keys / f"{scenario.cohorts[0].software_id}.jwt").read_text().strip()
+    return Path(args.software_statement).read_text().strip()
+
+
+def _preflight(
+    args: argparse.Namespace,
+    scenario: Scenario,
+    scenario_path: Path,
+    overrides: list[str],
+    host: str,
+    keys: Path | None,
+) -> tuple[int | None, list[str], float]:
+    """One lifecycle pass against the target before the run.
+
+    Returns (an exit status to stop with, or None; overrides to add; seconds per request).
+    """
+    from dcrload.model.scenario import load_scenario
+    from loadtests.options import wire_profile
+    from loadtests.preflight import Refused, Unreachable, preflight
+
+    resolved = load_scenario(scenario_path, overrides, budget=False)
+    wire = wire_profile(resolved)
+    try:
+        found = preflight(
+            host, wire, _statement_for(args, scenario, keys), scenario.cohorts[0].software_id
+        )
+    except Unreachable as error:
+        print(f"dcrload: error: cannot reach the target: {error}", file=sys.stderr)
+        return EXIT_FAILED, [], 0.0
+    except Refused as error:
+        print(f"dcrload: the target refuses the lifecycle: {error}", file=sys.stderr)
+        print(f"service answered otherwise than predicted: {error}")
+        return EXIT_OUTCOMES, [], 0.0
+    scale = scenario.loadtest.time_scale
+    expected = scenario.token.ttl / scale
+    added: list[str] = []
+    server = found.lifetime
+    if math.isfinite(server) and abs(server - expected) > max(1.0, 0.1 * expected):
+        note = (
+            f"the server's tokens live {format_duration(server)}, the scenario's"
+            f" {format_duration(expected)} of real time (token.ttl / time_scale)"
+        )
+        if args.ttl_mismatch == "stop":
+            print(f"dcrload: error: {note}; stopped (--ttl-mismatch stop)", file=sys.stderr)
+            return EXIT_FAILED, [], 0.0
+        print(f"dcrload: note: {note}; predicting with the server's", file=sys.stderr)
+        added.append(f"token.ttl={server * scale!r}")
+        expected = server
+    if expected > args.run_seconds:
+        print(
+            f"dcrload: warning: the server's tokens live {format_duration(expected)} of real"
+            f" time; they will not expire within a {format_duration(args.run_seconds)} run",
+            file=sys.stderr,
+        )
+    return None, added, found.latency
+
+
+def _users_for(predicted: Any, scale: float, latency: float, workers: int) -> int:
+    """Locust users per worker for the predicted requests in flight at the busiest bin:
+    requests/s (real) × seconds per request, doubled for headroom."""
+    from dcrload.analysis.prediction import per_endpoint
+
+    counters = predicted.counters
+    rows = per_endpoint(counters.items(), counters.bins)
+    busiest = max((sum(col) for col in zip(*rows.values(), strict=True)), default=0)
+    real_bin = counters.bin_width / scale
+    in_flight = busiest / real_bin * max(latency, 0.001)
+    return max(1, math.ceil(2.0 * in_flight / workers))
 
 
 def _run_in(
     args: argparse.Namespace,
     scenario: Scenario,
-    scaled: Scenario,
     scenario_path: Path,
     overrides: list[str],
     run_seconds: float,
     staging: Path,
     mock: bool,
-    warmup: float,
-    for_prediction: Scenario,
 ) -> int:
+    from dcrload.model.loadshape import (
+        loadtest_scenario,
+        prediction_scenario,
+        warmup_seconds,
+    )
+    from dcrload.model.scenario import load_scenario
     from dcrload.results.summary import summary_of
     from sim.fleet import simulate
 
     scale = scenario.loadtest.time_scale
-    seed = scaled.scenario.seed
-    predicted = simulate(for_prediction, seed=seed)
-    predicted_summary = summary_of(predicted)
-    instances = scaled.fleet.instances + predicted.installs
-    print(
-        f"dcrload loadtest: {scenario.name}, {instances:,} instances"
-        f" ({scaled.fleet.instances:,} installed, {predicted.installs:,} installs),"
-        f" {format_duration(run_seconds)} at {scale:g}× = {format_duration(run_seconds * scale)}"
-        f" simulated, {args.workers} worker(s)"
-    )
-    print("expected: " + expected_rates(predicted_summary, run_seconds, scale), flush=True)
-
+    args.run_seconds = run_seconds
     mock_process: MockProcess | None = None
     admin_key = ""
     try:
@@ -425,8 +481,32 @@ def _run_in(
                 return EXIT_FAILED
             statements = ["--dcr-statements", str(keys)]
         else:
+            keys = None
             host = args.target.rstrip("/")
             statements = ["--software-statement", str(args.software_statement.resolve())]
+        stop, added, latency = _preflight(args, scenario, scenario_path, overrides, host, keys)
+        if stop is not None:
+            return stop
+        overrides = [*overrides, *added]
+        if added:
+            scenario = load_scenario(scenario_path, overrides, budget=False)
+        scaled = loadtest_scenario(scenario, run_seconds)
+        predicted = simulate(prediction_scenario(scaled), seed=scaled.scenario.seed)
+        predicted_summary = summary_of(predicted)
+        users = _users_for(predicted, scale, latency, args.workers)
+        if users > scaled.loadtest.min_users:
+            overrides = [*overrides, f"loadtest.min_users={users}"]
+        warmup = warmup_seconds(scaled)
+        instances = scaled.fleet.instances + predicted.installs
+        print(
+            f"dcrload loadtest: {scenario.name}, {instances:,} instances"
+            f" ({scaled.fleet.instances:,} installed, {predicted.installs:,} installs),"
+            f" {format_duration(run_seconds)} at {scale:g}×"
+            f" = {format_duration(run_seconds * scale)} simulated, {args.workers} worker(s),"
+            f" {max(users, scaled.loadtest.min_users)} user(s) per worker"
+            f" ({latency * 1000:.0f} ms per request in the preflight)"
+        )
+        print("expected: " + expected_rates(predicted_summary, run_seconds, scale), flush=True)
         common = [
             "--host",
             host,
@@ -472,6 +552,59 @@ def _run_in(
     return _write_results(scaled, predicted, json.loads(measured_path.read_text()), staging, wall)
 
 
+def _first_error(errors: dict[str, str], endpoint: str, outcome_class: str) -> str:
+    """The first error answer the run saw of that endpoint and class, as "404 not_found: …"."""
+    for key, text in errors.items():
+        where, _, status = key.rpartition(" ")
+        if where != endpoint:
+            continue
+        if status.isdigit() and outcome_class in (status, status[0] + "xx"):
+            return f"{status} {text}"
+        if not status.isdigit() and outcome_class == "no answer":
+            return status
+    return ""
+
+
+def _verdict(
+    comparison: dict[str, Any],
+    run_stats: dict[str, Any],
+    breaches: list[Any],
+    late_share: float,
+    behind: bool,
+    loadtest: Any,
+) -> tuple[int, str]:
+    """(exit status, one-line verdict): thresholds, then a generator that fell behind, then
+    outcomes (what the service answered), then counts."""
+    errors = run_stats.get("errors", {})
+    if breaches:
+        return EXIT_THRESHOLDS, f"{len(breaches)} threshold(s) breached"
+    if behind:
+        return EXIT_BEHIND, (
+            f"generator fell behind: {late_share:.0%} of steps ran later than"
+            f" {loadtest.tolerance:.0%} of a bin; the measurement is not the scenario's (add"
+            " --workers, lower loadtest.instances_per_user or the time scale)"
+        )
+    failed = int(run_stats.get("warm_failed", 0))
+    if failed:
+        first = next(iter(errors.items()), ("warm-up", ""))
+        return EXIT_OUTCOMES, (
+            f"service answered otherwise than predicted: {failed} warm-up failure(s),"
+            f" first {first[0]}: {first[1]}"
+        )
+    if not comparison.get("outcomes_passed", True):
+        reason = comparison["outcome_reason"]
+        endpoint = reason.split(":", 1)[0]
+        cls = reason.split(" answers ", 1)[1].split(" where", 1)[0] if " answers " in reason else ""
+        sample = _first_error(errors, endpoint, cls)
+        return EXIT_OUTCOMES, (
+            f"service answered otherwise than predicted: {reason}"
+            + (f" (first: {sample})" if sample else "")
+        )
+    if not comparison["passed"]:
+        return EXIT_PREDICTION, f"prediction check failed (tolerance {loadtest.tolerance:.0%})"
+    return 0, f"prediction check passed (tolerance {loadtest.tolerance:.0%})"
+
+
 def _write_results(
     scaled: Scenario, predicted: Any, document: dict[str, Any], staging: Path, wall: float
 ) -> int:
@@ -502,19 +635,20 @@ def _write_results(
         "thresholds": document["threshold_values"],
         "breaches": document["breaches"],
     }
-    late = summary["loadtest"]["mean_lateness_s"]
-    if late > info.bin / 10:
-        print(
-            f"dcrload: warning: steps ran {late:g} simulated s late on average: the load "
-            "generator fell behind (slow server, or too few users: lower "
-            "loadtest.instances_per_user, add --workers)",
-            file=sys.stderr,
-        )
+    run_stats = document["measured"]
+    steps = max(1, int(run_stats.get("late_steps", 0)))
+    late_share = int(run_stats.get("late_over", 0)) / steps
+    summary["loadtest"]["late_share"] = round(late_share, 4)
+    summary["loadtest"]["errors"] = run_stats.get("errors", {})
+    behind = late_share > scaled.loadtest.tolerance
     scale = document["time_scale"]
     write_files(
         measured, staging, summary, f"dcrload loadtest — {info.name} (measured)", time_scale=scale
     )
     loadtest = scaled.loadtest
+    from loadtests.options import wire_profile
+
+    checked = ENDPOINTS if wire_profile(scaled).sends_api else ("register", "token")
     comparison = compare(
         predicted.counters.items(),
         measured.counters.items(),
@@ -522,6 +656,7 @@ def _write_results(
         bin_width=info.bin,
         tolerance=loadtest.tolerance,
         slack=loadtest.slack,
+        endpoints_checked=checked,
     )
     comparison["predicted_impact"] = {
         k: v for k, v in summary_of(predicted)["impact"].items() if not isinstance(v, list)
@@ -545,13 +680,7 @@ def _write_results(
         print(
             f"threshold breached: {breach['name']}: {breach['value']:.4g} > {breach['limit']:.4g}"
         )
-    if breaches:
-        code, verdict = EXIT_THRESHOLDS, f"{len(breaches)} threshold(s) breached"
-    elif not comparison["passed"]:
-        code = EXIT_PREDICTION
-        verdict = f"prediction check failed (tolerance {loadtest.tolerance:.0%})"
-    else:
-        code, verdict = 0, f"prediction check passed (tolerance {loadtest.tolerance:.0%})"
+    code, verdict = _verdict(comparison, run_stats, breaches, late_share, behind, loadtest)
     page = loadtest_report(
         staging, summary, comparison, scaled, f"dcrload loadtest — {info.name}", verdict, code == 0
     )
