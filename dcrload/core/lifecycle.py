@@ -191,6 +191,10 @@ class Token:
     refresh_at: float
     mandatory_at: float
     rejected: bool = False
+    for_call: bool = False
+    """Fetched while an API call waited for it: that call goes out on it whatever the
+    device's clock says (until it does). A flag, not a comparison of times, so a driver
+    whose clock moves while it works (Locust, in real time) decides as SimPy does."""
 
 
 def succeeded(status: int) -> bool:
@@ -416,6 +420,8 @@ class AppInstance:
 
     def _start(self, action: Action) -> Action:
         self._move(type(action).__name__, _STARTED[type(action)])
+        if isinstance(action, CallApi) and self.token is not None:
+            self.token.for_call = False
         self._pending = action
         if not isinstance(action, Reauthenticate):
             self.requests_sent += 1
@@ -433,7 +439,7 @@ class AppInstance:
             return False
         if token is None or token.rejected:
             return wanted
-        fresh = now <= token.obtained_at
+        fresh = token.for_call
         if wanted and self.config.antipattern == "no_token_cache":
             return not fresh
         proactive = self.config.refresh.proactive
@@ -448,7 +454,7 @@ class AppInstance:
         """After a failed refresh, an old token serves until the mandatory time, then fails."""
         if token.rejected:
             return True
-        if now <= token.obtained_at:
+        if token.for_call:
             return False
         if self.reading(now) >= token.expiry:
             return True
@@ -489,6 +495,8 @@ class AppInstance:
         elif isinstance(event, AppBackgrounded):
             self.foreground = False
             self._api_wanted = None
+            if self.token is not None:
+                self.token.for_call = False
         elif isinstance(event, CredentialsLost):
             self._forget_credentials()
         elif isinstance(event, AppUpdated):
@@ -614,6 +622,7 @@ class AppInstance:
             if token is None:
                 self._give_up()
                 return
+            token.for_call = self._api_wanted is not None
             self.token = token
             self._refresh_failed = False
             return
