@@ -314,3 +314,42 @@ def test_a_url_target_against_a_separately_started_mock_passes(
     assert "prediction check passed" in done.stdout
     summary = read(tmp_path / "run", "summary.json")
     assert summary["endpoints"]["register"]["by_outcome"] == {"201": INSTANCES}
+
+
+def test_the_anti_patterns_replay_within_tolerance(tmp_path: Path) -> None:
+    """Warm no_token_cache apps once sent the model's placeholder credentials (400
+    invalid_client, then a re-registration and a re-login): now every cohort replays."""
+    done = run(
+        [
+            sys.executable, "-m", "dcrload", "loadtest", str(ROOT / "scenarios" / "anti-patterns.toml"),
+            "--target", "mock", "--duration", "15s", "--time-scale", "480",
+            "--set", "loadtest.max_instances=200", "--out", str(tmp_path / "run"),
+        ]
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout
+    comparison = read(tmp_path / "run", "comparison.json")
+    assert (
+        comparison["endpoints"]["register"]["measured"]
+        == comparison["endpoints"]["register"]["predicted"]
+    )
+    assert comparison["outcomes_passed"] and comparison["passed"]
+    summary = read(tmp_path / "run", "summary.json")
+    assert "400" not in summary["endpoints"]["token"]["by_outcome"]  # no placeholder credentials
+
+
+def test_the_outage_recovery_replays_at_the_documented_time_scale(tmp_path: Path) -> None:
+    """docs/loadtests.md: a retry storm at 120× with users sized from the requests in flight."""
+    done = run(
+        [
+            sys.executable, "-m", "dcrload", "loadtest", str(ROOT / "scenarios" / "outage-recovery.toml"),
+            "--target", "mock", "--duration", "30s", "--time-scale", "120",
+            "--set", "loadtest.max_instances=100",
+            "--set", 'faults.outages=[{start="20m", duration="15m", mode="503"}]',
+            "--out", str(tmp_path / "run"),
+        ]
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout
+    comparison = read(tmp_path / "run", "comparison.json")
+    token = comparison["endpoints"]["token"]
+    assert token["predicted"] > 1000 and token["relative_error"] <= 0.1
+    assert token["outcomes"]["5xx"]["measured"] > 500  # the storm was played, 503 by 503
