@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "tests" / "scenarios" / "loadtest-small.toml"
 REVOCATION = ROOT / "tests" / "scenarios" / "loadtest-revocation.toml"
 LOCUSTFILE = ROOT / "loadtests" / "locustfile.py"
+SCENARIOS = ROOT / "scenarios"
 RUN = "8s"
 INSTANCES = 40
 TIME_LIMIT = 90
@@ -321,7 +322,7 @@ def test_the_anti_patterns_replay_within_tolerance(tmp_path: Path) -> None:
     invalid_client, then a re-registration and a re-login): now every cohort replays."""
     done = run(
         [
-            sys.executable, "-m", "dcrload", "loadtest", str(ROOT / "scenarios" / "anti-patterns.toml"),
+            sys.executable, "-m", "dcrload", "loadtest", str(SCENARIOS / "anti-patterns.toml"),
             "--target", "mock", "--duration", "15s", "--time-scale", "480",
             "--set", "loadtest.max_instances=200", "--out", str(tmp_path / "run"),
         ]
@@ -341,7 +342,7 @@ def test_the_outage_recovery_replays_at_the_documented_time_scale(tmp_path: Path
     """docs/loadtests.md: a retry storm at 120× with users sized from the requests in flight."""
     done = run(
         [
-            sys.executable, "-m", "dcrload", "loadtest", str(ROOT / "scenarios" / "outage-recovery.toml"),
+            sys.executable, "-m", "dcrload", "loadtest", str(SCENARIOS / "outage-recovery.toml"),
             "--target", "mock", "--duration", "30s", "--time-scale", "120",
             "--set", "loadtest.max_instances=100",
             "--set", 'faults.outages=[{start="20m", duration="15m", mode="503"}]',
