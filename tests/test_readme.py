@@ -73,6 +73,10 @@ ELSEWHERE = {
     "locust -f loadtests/locustfile.py --worker --master-host A":
         "tests/test_locust_replay.py::test_two_workers_play_each_instance_once",
     ".venv/bin/ruff check . && .venv/bin/ruff format --check .": "CI's lint step",
+    "python tests/reference_server/server.py --port 8100 --statement-key keys/<kid>.pub.pem":
+        "tests/test_probe.py::test_the_commands_docs_rfc7591_shows",
+    "dcrload probe --target http://127.0.0.1:8100 --software-statement keys/dcrload-demo.jwt"
+    " --profile rfc7591": "tests/test_probe.py::test_the_commands_docs_rfc7591_shows",
     ".venv/bin/python -m dcrload.model.reference --write":
         "tests/test_readme.py::test_scenario_reference_is_generated_from_the_schema",
 }  # fmt: skip
@@ -140,7 +144,7 @@ def test_scenario_reference_is_generated_from_the_schema() -> None:
 
 
 def test_the_reference_covers_what_was_missing() -> None:
-    from dcrload.core.strategies import PRESETS
+    from dcrload.model.policies import PRESETS
 
     page = DOCS["scenarios.md"]
     for field in ("software_id", "released_at", "curve", "half_life", "width", "final_share"):
@@ -278,11 +282,6 @@ def test_walkthrough_locust_serves_the_default_scenario(walkthrough: tuple[Path,
     assert int(rows["Aggregated"]["Failure Count"]) == 0, done.stderr[-2000:]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9: on this branch loadtests/run.py crashes against a URL (`steps, _ ="
-    " fault_timeline(...)`); the driver rewrite fixes it: drop this mark when it passes",
-)
 def test_walkthrough_loadtest_against_the_url_completes(walkthrough: tuple[Path, int]) -> None:
     folder, port = walkthrough
     command = WALKTHROUGH[4].replace("8000", str(port)).replace("--duration 30s", "--duration 5s")

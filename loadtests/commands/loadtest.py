@@ -439,7 +439,6 @@ def _run_in(
         prediction_scenario,
         warmup_seconds,
     )
-    from dcrload.model.scenario import load_scenario
     from dcrload.results.summary import summary_of
     from sim.fleet import simulate
 
@@ -488,8 +487,10 @@ def _run_in(
         if stop is not None:
             return stop
         overrides = [*overrides, *added]
-        if added:
-            scenario = load_scenario(scenario_path, overrides, budget=False)
+        if added:  # the server's token lifetime, in simulated seconds
+            ttl = float(added[0].split("=", 1)[1])
+            token = scenario.token.model_copy(update={"ttl": ttl})
+            scenario = scenario.model_copy(update={"token": token})
         scaled = loadtest_scenario(scenario, run_seconds)
         predicted = simulate(prediction_scenario(scaled), seed=scaled.scenario.seed)
         predicted_summary = summary_of(predicted)
