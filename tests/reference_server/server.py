@@ -172,11 +172,15 @@ def registration_endpoint(store: Store, policy: Policy, metadata: dict[str, Any]
             for name in policy.required_metadata:
                 if name not in client_metadata and name not in sent:
                     raise InvalidClientMetadataError(f"{name} is required by this server")
-            # RFC 7591 section 2: an omitted response_types means ["code"], and a client
-            # using a redirect-based flow must register its redirect URIs.
             if policy.auth_method is not None:
                 client_metadata["token_endpoint_auth_method"] = policy.auth_method
+            # RFC 7591 section 2: an omitted response_types means ["code"], and a client
+            # using a redirect-based flow must register its redirect URIs.
             response_types = sent.get("response_types", ["code"])
+            if not isinstance(response_types, list) or not all(
+                isinstance(t, str) for t in response_types
+            ):
+                raise InvalidClientMetadataError("response_types must be an array of strings")
             client_metadata["response_types"] = response_types
             if "code" in response_types and not client_metadata.get("redirect_uris"):
                 raise InvalidRedirectURIError(
