@@ -434,3 +434,35 @@ def test_probe_api_template_against_an_independent_resource_server(reference_key
     for check in ("api call", "tampered token refused", "api call after refresh"):
         assert "PASS" in _result(out, check)
     assert "PASS" in _result(out, "expired token refused")
+
+
+def _docs_by_hand_block() -> list[str]:
+    """The three commands docs/rfc7591.md shows for running the reference server by hand."""
+    import re
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "rfc7591.md").read_text()
+    block = next(b for b in re.findall(r"```[a-z]*\n(.*?)\n```", docs, flags=re.S) if "8100" in b)
+    return block.splitlines()
+
+
+def test_the_commands_docs_rfc7591_shows(tmp_path, monkeypatch, capsys) -> None:
+    """Run the docs' lines as shown, in a fresh folder (port 8100 swapped for a free one)."""
+    import shlex
+
+    from dcrload.commandline.processes import free_port
+
+    port = str(free_port())
+    statement, serve, probe = (line.replace("8100", port) for line in _docs_by_hand_block())
+    monkeypatch.chdir(tmp_path)
+    assert main(shlex.split(statement)[1:]) == 0
+    words = shlex.split(serve)
+    assert words[:2] == ["python", "tests/reference_server/server.py"]
+    server = start_reference(*words[2:])  # its --port wins over the helper's --port 0
+    try:
+        assert server.url == shlex.split(probe)[shlex.split(probe).index("--target") + 1]
+        assert main(shlex.split(probe)[1:]) == 0
+    finally:
+        stop_reference(server)
+    out = capsys.readouterr().out
+    assert "0 deviated" in out and "400 invalid_software_statement" in out

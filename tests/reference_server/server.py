@@ -27,7 +27,7 @@ differs from the metadata's issuer.
 
 For tests, ``GET /_reference/clients`` lists what it stored (no secrets).
 
-    python tests/reference_server/server.py --port 0 [--statement-key PEM] [--ttl S]
+    python tests/reference_server/server.py --port 0 [--statement-key PEM|DIR] [--ttl S]
         [--initial-access-token-file FILE] [--require-metadata NAME ...]
 
 Prints ``reference server listening on http://127.0.0.1:PORT`` once it accepts
@@ -172,11 +172,15 @@ def registration_endpoint(store: Store, policy: Policy, metadata: dict[str, Any]
             for name in policy.required_metadata:
                 if name not in client_metadata and name not in sent:
                     raise InvalidClientMetadataError(f"{name} is required by this server")
-            # RFC 7591 section 2: an omitted response_types means ["code"], and a client
-            # using a redirect-based flow must register its redirect URIs.
             if policy.auth_method is not None:
                 client_metadata["token_endpoint_auth_method"] = policy.auth_method
+            # RFC 7591 section 2: an omitted response_types means ["code"], and a client
+            # using a redirect-based flow must register its redirect URIs.
             response_types = sent.get("response_types", ["code"])
+            if not isinstance(response_types, list) or not all(
+                isinstance(t, str) for t in response_types
+            ):
+                raise InvalidClientMetadataError("response_types must be an array of strings")
             client_metadata["response_types"] = response_types
             if "code" in response_types and not client_metadata.get("redirect_uris"):
                 raise InvalidRedirectURIError(
@@ -307,13 +311,25 @@ def create_app(policy: Policy, base_url: str) -> tuple[Flask, Store]:
     return app, store
 
 
-def read_public_key(path: Path) -> ECKey | RSAKey:
-    """The statement signer's public key from a PEM file (EC or RSA)."""
+def read_public_key(path: Path, kid: str | None = None) -> ECKey | RSAKey:
+    """A statement signer's public key from a PEM file (EC or RSA)."""
     pem = path.read_bytes()
+    parameters = {"kid": kid} if kid else None
     try:
-        return ECKey.import_key(pem)
+        return ECKey.import_key(pem, parameters)
     except (ValueError, TypeError):
-        return RSAKey.import_key(pem)
+        return RSAKey.import_key(pem, parameters)
+
+
+def read_statement_keys(path: Path) -> ECKey | RSAKey | KeySet:
+    """One PEM file, or a directory whose ``<kid>.pub.pem`` files are all trusted (the
+    statement's ``kid`` header picks the key)."""
+    if not path.is_dir():
+        return read_public_key(path)
+    files = sorted(path.glob("*.pub.pem"))
+    if not files:
+        raise SystemExit(f"reference server: no *.pub.pem in {path}")
+    return KeySet([read_public_key(f, f.name.removesuffix(".pub.pem")) for f in files])
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -322,7 +338,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--statement-key",
         type=Path,
-        help="PEM public key that signs software statements (default: statements ignored)",
+        help="PEM public key that signs software statements, or a directory of <kid>.pub.pem "
+        "files (default: statements ignored)",
     )
     parser.add_argument(
         "--initial-access-token-file",
@@ -352,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     statement_key = None
     if args.statement_key is not None:
-        statement_key = read_public_key(args.statement_key)
+        statement_key = read_statement_keys(args.statement_key)
     initial = None
     if args.initial_access_token_file is not None:
         initial = args.initial_access_token_file.read_text().strip()
