@@ -73,7 +73,7 @@ ELSEWHERE = {
     "locust -f loadtests/locustfile.py --worker --master-host A":
         "tests/test_locust_replay.py::test_two_workers_play_each_instance_once",
     ".venv/bin/ruff check . && .venv/bin/ruff format --check .": "CI's lint step",
-    "python tests/reference_server/server.py --port 8100 --statement-key keys/<kid>.pub.pem":
+    "python tests/reference_server/server.py --port 8100 --statement-key keys":
         "tests/test_probe.py::test_the_commands_docs_rfc7591_shows",
     "dcrload probe --target http://127.0.0.1:8100 --software-statement keys/dcrload-demo.jwt"
     " --profile rfc7591": "tests/test_probe.py::test_the_commands_docs_rfc7591_shows",
