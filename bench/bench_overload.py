@@ -21,6 +21,7 @@ Run: ``python bench/bench_overload.py [--factor 10] [--soak 60] [--generators 2]
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import multiprocessing
 import os
@@ -72,12 +73,13 @@ def _parse(buf: bytes) -> tuple[int, int] | None:
 
 
 class _Conn:
-    __slots__ = ("buf", "sent_at", "sock")
+    __slots__ = ("buf", "connecting", "sent_at", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.buf = b""
         self.sent_at = 0.0
+        self.connecting = True
 
 
 def _generate(
@@ -96,15 +98,16 @@ def _generate(
     counts = {"offered": 0, "sent": 0, "not_sent": 0, "timeouts": 0, "errors": 0, "lost": 0}
 
     def connect() -> _Conn | None:
-        try:
-            sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-        except OSError:
-            counts["errors"] += 1
-            return None
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        """A connection being opened (never blocks: a full accept queue must not stall us)."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if sock.connect_ex(("127.0.0.1", port)) not in (0, errno.EINPROGRESS):
+            counts["errors"] += 1
+            sock.close()
+            return None
         conn = _Conn(sock)
-        selector.register(sock, selectors.EVENT_READ, conn)
+        selector.register(sock, selectors.EVENT_WRITE, conn)
         return conn
 
     def drop(conn: _Conn) -> None:
@@ -113,15 +116,30 @@ def _generate(
         conn.sock.close()
 
     def send(conn: _Conn, now: float) -> None:
+        """Start a request (its latency and timeout count from now, connecting included)."""
+        conn.sent_at = now
+        busy.add(conn)
+        counts["sent"] += 1
+        if conn.connecting:
+            return  # written once connected
         try:
             conn.sock.send(request)
         except OSError:
             counts["errors"] += 1
             drop(conn)
+
+    def connected(conn: _Conn) -> None:
+        if conn.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+            counts["errors"] += 1
+            drop(conn)
             return
-        conn.sent_at = now
-        busy.add(conn)
-        counts["sent"] += 1
+        conn.connecting = False
+        selector.modify(conn.sock, selectors.EVENT_READ, conn)
+        try:
+            conn.sock.send(request)
+        except OSError:
+            counts["errors"] += 1
+            drop(conn)
 
     started = time.monotonic()
     end = started + seconds
@@ -149,6 +167,9 @@ def _generate(
         wait = min(max(next_start - now, 0.005), 0.05) if not closed else 0.05
         for key, _ in selector.select(timeout=wait):
             conn = key.data
+            if conn.connecting:
+                connected(conn)
+                continue
             try:
                 data = conn.sock.recv(65536)
             except OSError:

@@ -251,3 +251,74 @@ def test_overload_smoke_sheds_keeps_admitted_latency_bounded_and_survives(
     assert figures["admitted_latency_s"]["p99"] < 5.0  # generous: the deadline is 0.1 s
     assert figures["alive"] is True
     assert figures["rss_mb"]["end"] - figures["rss_mb"]["start"] < 50
+
+
+class _Transport(asyncio.Transport):
+    """Just enough of a socket transport to drive the protocol by hand."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.out = bytearray()
+        self.closing = self.paused = False
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"sockname": ("127.0.0.1", 80), "peername": ("127.0.0.1", 5000)}.get(name, default)
+
+    def write(self, data: bytes) -> None:  # type: ignore[override]
+        self.out += data
+
+    def close(self) -> None:
+        self.closing = True
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def pause_reading(self) -> None:
+        self.paused = True
+
+    def resume_reading(self) -> None:
+        self.paused = False
+
+
+@pytest.mark.parametrize("gives_up", [True, False])
+def test_a_queued_request_whose_client_closed_is_dropped(
+    keyset, statement: str, gives_up: bool
+) -> None:
+    """Protocol and gate together: the close is seen while the request waits its turn."""
+    import uvicorn
+    from uvicorn.server import ServerState
+
+    from loadtests.mockserver.protocol import protocol_class
+
+    mock = make_mock(keyset)
+    form = _form(*mock.credentials(statement))
+    request = (
+        b"POST /o/client/token HTTP/1.1\r\nHost: x\r\nX-Device-Info: ZA==\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(form), form)
+    )
+    cls = protocol_class(10.0, 65536)
+    config = uvicorn.Config(mock.app, http=cls, lifespan="off", log_level="warning")
+    config.load()
+
+    async def main() -> _Transport:
+        protocol = cls(config=config, server_state=ServerState(), app_state={})
+        transport = _Transport()
+        protocol.connection_made(transport)
+        protocol.data_received(request)  # the request's task is queued, not yet run
+        assert not transport.paused  # reading goes on, so a close can be seen
+        if gives_up:
+            protocol.eof_received()
+            transport.close()
+            protocol.connection_lost(None)
+        await asyncio.sleep(0.05)  # the queued task runs
+        return transport
+
+    transport = asyncio.run(main())
+    if gives_up:
+        assert transport.out == b""
+        assert mock.state.stats.tokens_issued == 0
+        assert mock.state.stats.requests["token"][499] == 1
+    else:
+        assert transport.out.startswith(b"HTTP/1.1 201")
+        assert mock.state.stats.tokens_issued == 1

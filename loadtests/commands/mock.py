@@ -89,7 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--queue-deadline",
         type=float,
-        help="seconds a request may queue before it is shed with Retry-After (default 0.5)",
+        help="seconds a request may queue before it is shed with Retry-After (default 1)",
     )
     parser.add_argument(
         "--shed-status",

@@ -13,6 +13,9 @@ sending, which the client sees as a connection reset rather than an answer. Here
   is read and dropped for at most `DRAIN_SECONDS` before the connection closes, so that the
   client reads the answer instead of a reset.
 
+- reading goes on while a request waits for its turn, so a client that closes its
+  connection is noticed and its request dropped (`_FlowControl`).
+
 The body has its own deadline in `loadtests.mockserver.gate` (408). Each request's scope
 also gets the loop time its head was read at and a way to ask whether its client has gone,
 for load shedding (`loadtests.mockserver.shed`).
@@ -25,11 +28,13 @@ import json
 from typing import Any
 
 import h11
+from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from loadtests.mockserver.shed import ARRIVED_KEY, GONE_KEY
 
 DRAIN_SECONDS = 5.0
+PIPELINE_LIMIT = 64 * 1024  # bytes of pipelined requests buffered before reading pauses
 
 _TIMEOUT_ANSWER = (
     b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
@@ -39,6 +44,29 @@ _TIMEOUT_ANSWER = (
 
 def _error(message: str) -> bytes:
     return json.dumps({"error": "invalid_request", "error_description": message}).encode()
+
+
+class _FlowControl(FlowControl):
+    """uvicorn's flow control, but reading goes on while a complete request waits.
+
+    uvicorn pauses reading as soon as a request has arrived (h11 says PAUSED until the
+    response is sent), so a client that gives up and closes its connection while its
+    request waits in the event loop's queue goes unnoticed and is served anyway. Reading
+    on lets the loop see the close (and the gate drop the request); it stops for real once
+    `PIPELINE_LIMIT` bytes of further (pipelined) data are buffered, and for a request
+    body's backpressure as before.
+    """
+
+    def __init__(self, transport: asyncio.Transport, conn: h11.Connection) -> None:
+        super().__init__(transport)
+        self._conn = conn
+
+    def pause_reading(self) -> None:
+        if self._conn.their_state in (h11.DONE, h11.MUST_CLOSE) and (
+            len(self._conn.trailing_data[0]) < PIPELINE_LIMIT
+        ):
+            return
+        super().pause_reading()
 
 
 class MockH11Protocol(H11Protocol):
@@ -53,6 +81,7 @@ class MockH11Protocol(H11Protocol):
         self._draining = False
         self._received_at = self.loop.time()
         super().connection_made(transport)
+        self.flow = _FlowControl(transport, self.conn)
         self._arm()
 
     def _arm(self) -> None:

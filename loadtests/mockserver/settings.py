@@ -59,7 +59,7 @@ class MockSettings:
     body_timeout: float = 10.0  # seconds a request may take to send its body
     # Load shedding (loadtests.mockserver.shed), per DCR/API route:
     max_concurrent: int = 64  # requests of one route at work at once
-    queue_deadline: float = 0.5  # seconds a request may wait before its handling starts
+    queue_deadline: float = 1.0  # seconds a request may wait before its handling starts
     shed_status: int = 503  # or 429: the answer to a request shed
     shed_retry_after: int = 1  # seconds, the Retry-After of that answer
     token_memo: int = 16_384  # access tokens remembered (LRU) to skip verifying them again
