@@ -199,6 +199,26 @@ def test_parse_duration_refuses_what_is_not_a_finite_duration() -> None:
     assert parse_duration("1h30m") == 5400.0 and parse_duration(-2) == -2.0
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["cohorts=[{name='s', share=1.0, platform='server', retry={kind='exponential', "
+         "attempts=5000, cap='1s', base='1ms'}}]", "faults.outages=[{start='10m', duration='1h'}]"],
+        ["usage.sessions_per_day=0.01", "faults.clock.skew_ppm_sd=100000"],
+        ["usage.session_length={dist='lognormal', median='1s', sigma=10}"],
+        ["faults.clock.steps_per_day=1e-9", "faults.clock.offset={dist='normal', sd=1e12}",
+         "cohorts.0.expiry_basis='exp'"],
+    ],
+)  # fmt: skip
+def test_extreme_but_valid_values_simulate(overrides: list[str]) -> None:
+    """At the edge of every limit the simulation still runs (no overflow, no hang)."""
+    from sim.fleet import simulate
+
+    base = ["fleet.instances=5", "scenario.duration=2h", "fleet.installs.kind=none"]
+    result = simulate(load_scenario(DEFAULT, base + overrides))
+    assert result.duration == 7200.0
+
+
 # --------------------------------------------------------------------------- the estimate
 
 
@@ -294,6 +314,9 @@ name = "app"
 share = 1.0
 [server]
 throttle = { enabled = true, rate = 1.0, burst = 10 }
+[[faults.outages]]
+start = "1h"
+duration = "20m"
 """
 
 RUN_LIMIT = 20.0

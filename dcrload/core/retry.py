@@ -56,6 +56,10 @@ class FixedDelay(_Policy):
         return self.wait if attempt <= self.attempts else None
 
 
+_MAX_DOUBLINGS = 1000
+"""Past this many doublings the cap has long won; 2 ** 1024 would not fit a float."""
+
+
 class Exponential(_Policy):
     """Wait base·2^(attempt-1), capped."""
 
@@ -67,7 +71,7 @@ class Exponential(_Policy):
     def delay(self, attempt: int, previous: float, rng: random.Random) -> float | None:
         if attempt > self.attempts:
             return None
-        return min(self.cap, self.base * 2 ** (attempt - 1))
+        return min(self.cap, self.base * 2.0 ** min(attempt - 1, _MAX_DOUBLINGS))
 
 
 class FullJitter(_Policy):
@@ -81,7 +85,7 @@ class FullJitter(_Policy):
     def delay(self, attempt: int, previous: float, rng: random.Random) -> float | None:
         if attempt > self.attempts:
             return None
-        return rng.uniform(0.0, min(self.cap, self.base * 2 ** (attempt - 1)))
+        return rng.uniform(0.0, min(self.cap, self.base * 2.0 ** min(attempt - 1, _MAX_DOUBLINGS)))
 
 
 class DecorrelatedJitter(_Policy):
