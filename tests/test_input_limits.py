@@ -301,6 +301,10 @@ PLAUSIBLE = st.one_of(
 """Values a scenario could really hold, so that many generated scenarios run."""
 VALUE = st.one_of(st.sampled_from(HOSTILE), NUMBER, st.text(max_size=12), PLAUSIBLE, PLAUSIBLE)
 OVERRIDE = st.tuples(st.sampled_from(PATHS), VALUE).map(lambda pair: f"{pair[0]}={pair[1]}")
+PLAUSIBLE_OVERRIDE = st.tuples(st.sampled_from(PATHS), PLAUSIBLE).map(
+    lambda pair: f"{pair[0]}={pair[1]}"
+)
+
 
 BASE = """\
 [scenario]
@@ -356,12 +360,7 @@ def test_generated_scenarios_run_or_are_refused_in_one_line(
 
 
 @FUZZ
-@given(
-    overrides=st.lists(
-        st.tuples(st.sampled_from(PATHS), PLAUSIBLE).map(lambda pair: f"{pair[0]}={pair[1]}"),
-        max_size=3,
-    )
-)
+@given(overrides=st.lists(PLAUSIBLE_OVERRIDE, max_size=3))
 def test_plausible_scenarios_run_or_are_refused_in_one_line(overrides: list[str]) -> None:
     """The same with values a scenario could hold, so that most of them simulate."""
     check_runs_or_refuses(overrides, None)
@@ -404,3 +403,40 @@ def check_runs_or_refuses(overrides: list[str], garbage: bytes | str | None) -> 
         signal.signal(signal.SIGALRM, previous)
         estimate_module.MAX_EVENTS = budget
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@settings(
+    max_examples=int(os.environ.get("DCRLOAD_FUZZ_EXAMPLES", "15")),
+    deadline=None,
+    derandomize="DCRLOAD_FUZZ_EXAMPLES" not in os.environ,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(overrides=st.lists(st.one_of(OVERRIDE, PLAUSIBLE_OVERRIDE), max_size=2))
+def test_the_command_line_runs_or_refuses_generated_overrides(overrides: list[str]) -> None:
+    """Through `main()`, result files and report included: exit 0, or exit 2 with one line."""
+    folder = Path(tempfile.mkdtemp(prefix="dcrload-cli-fuzz-"))
+    base = folder / "fuzz.toml"
+    base.write_text(BASE)
+    args = ["simulate", str(base), "--out", str(folder / "out")]
+    for override in overrides:
+        args += ["--set", override]
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    budget = estimate_module.MAX_EVENTS
+    estimate_module.MAX_EVENTS = 10_000
+    signal.setitimer(signal.ITIMER_REAL, RUN_LIMIT)
+    try:
+        status, _, stderr, _ = run_main(*args)
+    except Hang:
+        pytest.fail(f"no answer within {RUN_LIMIT} s: {overrides}")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        estimate_module.MAX_EVENTS = budget
+        shutil.rmtree(folder, ignore_errors=True)
+    assert status in (0, 2), (status, stderr)
+    if status == 2:
+        assert len(stderr.strip().splitlines()) == 1, stderr
+        event("refused")
+    else:
+        event("simulated")
