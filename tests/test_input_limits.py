@@ -81,7 +81,10 @@ NESTED = "[" * 1000 + "]" * 1000
         (["scenario.duration=nan"], ["scenario.duration", "finite"]),
         (["scenario.bin=inf"], ["scenario.bin", "finite"]),
         (["scenario.bin=1e-9"], ["scenario.bin", "1"]),
-        (["scenario.duration=1e300"], ["scenario.bin", "bins"]),
+        (["scenario.duration=1e300"], ["scenario.duration", "at most"]),
+        (["scenario.duration=1e11", "scenario.bin=1s"], ["scenario.bin", "bins"]),
+        (["faults.clock.steps_per_day=5e-324"], ["steps_per_day", "rate"]),
+        (["server.workers=384975758"], ["server.workers"]),
         (["fleet.instances=1000000000000"], ["memory", "1,000,000,00", "instances"]),
         (["faults.reinstall_per_day=1e8"], ["events", "faults"]),
         (["faults.clock.skew_ppm_sd=9223372036854775808"], ["skew_ppm_sd"]),
@@ -196,6 +199,26 @@ def test_parse_duration_refuses_what_is_not_a_finite_duration() -> None:
     assert parse_duration("1h30m") == 5400.0 and parse_duration(-2) == -2.0
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["cohorts=[{name='s', share=1.0, platform='server', retry={kind='exponential', "
+         "attempts=5000, cap='1s', base='1ms'}}]", "faults.outages=[{start='10m', duration='1h'}]"],
+        ["usage.sessions_per_day=0.01", "faults.clock.skew_ppm_sd=100000"],
+        ["usage.session_length={dist='lognormal', median='1s', sigma=10}"],
+        ["faults.clock.steps_per_day=1e-9", "faults.clock.offset={dist='normal', sd=1e12}",
+         "cohorts.0.expiry_basis='exp'"],
+    ],
+)  # fmt: skip
+def test_extreme_but_valid_values_simulate(overrides: list[str]) -> None:
+    """At the edge of every limit the simulation still runs (no overflow, no hang)."""
+    from sim.fleet import simulate
+
+    base = ["fleet.instances=5", "scenario.duration=2h", "fleet.installs.kind=none"]
+    result = simulate(load_scenario(DEFAULT, base + overrides))
+    assert result.duration == 7200.0
+
+
 # --------------------------------------------------------------------------- the estimate
 
 
@@ -278,6 +301,10 @@ PLAUSIBLE = st.one_of(
 """Values a scenario could really hold, so that many generated scenarios run."""
 VALUE = st.one_of(st.sampled_from(HOSTILE), NUMBER, st.text(max_size=12), PLAUSIBLE, PLAUSIBLE)
 OVERRIDE = st.tuples(st.sampled_from(PATHS), VALUE).map(lambda pair: f"{pair[0]}={pair[1]}")
+PLAUSIBLE_OVERRIDE = st.tuples(st.sampled_from(PATHS), PLAUSIBLE).map(
+    lambda pair: f"{pair[0]}={pair[1]}"
+)
+
 
 BASE = """\
 [scenario]
@@ -291,6 +318,9 @@ name = "app"
 share = 1.0
 [server]
 throttle = { enabled = true, rate = 1.0, burst = 10 }
+[[faults.outages]]
+start = "1h"
+duration = "20m"
 """
 
 RUN_LIMIT = 20.0
@@ -330,12 +360,7 @@ def test_generated_scenarios_run_or_are_refused_in_one_line(
 
 
 @FUZZ
-@given(
-    overrides=st.lists(
-        st.tuples(st.sampled_from(PATHS), PLAUSIBLE).map(lambda pair: f"{pair[0]}={pair[1]}"),
-        max_size=3,
-    )
-)
+@given(overrides=st.lists(PLAUSIBLE_OVERRIDE, max_size=3))
 def test_plausible_scenarios_run_or_are_refused_in_one_line(overrides: list[str]) -> None:
     """The same with values a scenario could hold, so that most of them simulate."""
     check_runs_or_refuses(overrides, None)
@@ -378,3 +403,40 @@ def check_runs_or_refuses(overrides: list[str], garbage: bytes | str | None) -> 
         signal.signal(signal.SIGALRM, previous)
         estimate_module.MAX_EVENTS = budget
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@settings(
+    max_examples=int(os.environ.get("DCRLOAD_FUZZ_EXAMPLES", "15")),
+    deadline=None,
+    derandomize="DCRLOAD_FUZZ_EXAMPLES" not in os.environ,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(overrides=st.lists(st.one_of(OVERRIDE, PLAUSIBLE_OVERRIDE), max_size=2))
+def test_the_command_line_runs_or_refuses_generated_overrides(overrides: list[str]) -> None:
+    """Through `main()`, result files and report included: exit 0, or exit 2 with one line."""
+    folder = Path(tempfile.mkdtemp(prefix="dcrload-cli-fuzz-"))
+    base = folder / "fuzz.toml"
+    base.write_text(BASE)
+    args = ["simulate", str(base), "--out", str(folder / "out")]
+    for override in overrides:
+        args += ["--set", override]
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    budget = estimate_module.MAX_EVENTS
+    estimate_module.MAX_EVENTS = 10_000
+    signal.setitimer(signal.ITIMER_REAL, RUN_LIMIT)
+    try:
+        status, _, stderr, _ = run_main(*args)
+    except Hang:
+        pytest.fail(f"no answer within {RUN_LIMIT} s: {overrides}")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        estimate_module.MAX_EVENTS = budget
+        shutil.rmtree(folder, ignore_errors=True)
+    assert status in (0, 2), (status, stderr)
+    if status == 2:
+        assert len(stderr.strip().splitlines()) == 1, stderr
+        event("refused")
+    else:
+        event("simulated")

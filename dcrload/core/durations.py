@@ -42,10 +42,17 @@ def parse_duration(text: str | int | float) -> float:
     return _finite(sign * total, text)
 
 
+MAX_SECONDS = 1e12
+"""Largest duration, either sign (about 31,700 years): anything beyond is a typo, and
+sums and products of such durations would overflow."""
+
+
 def _finite(seconds: float, text: object) -> float:
     """`seconds`, if it is a real number of seconds (no inf, no NaN, nothing that overflows)."""
     if not math.isfinite(seconds):
         raise ValueError(f"expected a finite duration, got {text!r}")
+    if abs(seconds) > MAX_SECONDS:
+        raise ValueError(f"expected a duration of at most {MAX_SECONDS:g} s, got {text!r}")
     return seconds
 
 

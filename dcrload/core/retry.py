@@ -58,6 +58,10 @@ class FixedDelay:
         return self.wait if attempt <= self.attempts else None
 
 
+_MAX_DOUBLINGS = 1000
+"""Past this many doublings the cap has long won; 2 ** 1024 would not fit a float."""
+
+
 @dataclass(frozen=True, slots=True)
 class Exponential:
     """Wait base·2^(attempt-1), capped."""
@@ -72,7 +76,7 @@ class Exponential:
     def delay(self, attempt: int, previous: float, rng: Rng) -> float | None:
         if attempt > self.attempts:
             return None
-        return min(self.cap, self.base * 2.0 ** (attempt - 1))
+        return min(self.cap, self.base * 2.0 ** min(attempt - 1, _MAX_DOUBLINGS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +93,8 @@ class FullJitter:
     def delay(self, attempt: int, previous: float, rng: Rng) -> float | None:
         if attempt > self.attempts:
             return None
-        return rng.uniform(0.0, min(self.cap, self.base * 2.0 ** (attempt - 1)))
+        doublings = min(attempt - 1, _MAX_DOUBLINGS)
+        return rng.uniform(0.0, min(self.cap, self.base * 2.0**doublings))
 
 
 @dataclass(frozen=True, slots=True)

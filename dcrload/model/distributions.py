@@ -20,7 +20,7 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Fixed(_Frozen):
@@ -56,7 +56,7 @@ class LogNormal(_Frozen):
 
     dist: Literal["lognormal"] = "lognormal"
     median: Duration = Field(gt=0)
-    sigma: float = Field(ge=0, default=0.8)
+    sigma: float = Field(ge=0, le=10, default=0.8)  # beyond 10, draws overflow a float
 
     @property
     def mean(self) -> float:

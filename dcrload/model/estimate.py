@@ -184,7 +184,9 @@ def estimate(scenario: Scenario) -> Estimate:
     if added > fleet.instances:
         biggest = f"fleet.installs ({added:,.0f} installs)"
     bins = _safe(math.ceil(_safe(info.duration / info.bin)))
-    memory = _safe(BYTES_PER_INSTANCE * instances + BYTES_PER_BIN * bins)
+    memory = _safe(
+        BYTES_PER_INSTANCE * instances + BYTES_PER_BIN * bins + 8 * scenario.server.workers
+    )
     return Estimate(instances, days, bins, events, memory, biggest)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -59,6 +60,15 @@ MIN_SESSIONS_PER_DAY = 0.01
 """Fewest sessions a day an app with sessions may have (the next start is searched hour by
 hour: a rate of 1e-250 would take forever to find one)."""
 
+MIN_RATE = 1e-9
+"""Smallest positive rate per day (a rate of 5e-324 divided into seconds is 0)."""
+
+MAX_WEIGHT = 1e9
+"""Largest diurnal weight (only their ratios matter)."""
+
+MAX_WORKERS = 1_000_000
+"""Most server workers (each is a slot the simulated server keeps)."""
+
 MAX_SKEW_PPM = 100_000.0
 """Largest clock-rate spread, ppm: a clock 10 % fast gains 2.4 h a day."""
 
@@ -67,6 +77,17 @@ MAX_FILE_BYTES = 1_000_000
 
 MAX_DEPTH = 32
 """Deepest nesting of tables and arrays in a scenario or a `--set` value."""
+
+
+def _rate(value: float) -> float:
+    """A rate per day: 0, or at least MIN_RATE."""
+    if 0 < value < MIN_RATE:
+        raise ValueError(f"a rate per day must be 0 or at least {MIN_RATE:g}")
+    return value
+
+
+Rate = Annotated[float, AfterValidator(_rate)]
+"""Events per instance per day: 0 or at least `MIN_RATE`."""
 
 
 class _Section(BaseModel):
@@ -82,8 +103,8 @@ class _Section(BaseModel):
 class ScenarioInfo(_Section):
     name: str = Field(default="scenario", pattern=r"^[A-Za-z0-9_.-]+$")
     """Names the results folder."""
-    duration: Duration = Field(default=86400.0, gt=0)
-    """Simulated time (default 1 day)."""
+    duration: Duration = Field(default=86400.0, ge=MIN_BIN)
+    """Simulated time (default 1 day, at least 1 s)."""
     seed: int = Field(default=1, ge=0)
     """Every random draw of a run derives from this seed."""
     bin: Duration = Field(default=300.0, ge=MIN_BIN)
@@ -97,7 +118,7 @@ class Installs(_Section):
 
     kind: Literal["none", "constant", "launch"] = "none"
     """none: no installs during the run; constant: `per_day`; launch: a logistic wave."""
-    per_day: float = Field(default=0.0, ge=0)
+    per_day: Rate = Field(default=0.0, ge=0)
     """constant: installs per day."""
     total: int = Field(default=0, ge=0)
     """launch: installs in the whole wave."""
@@ -116,7 +137,7 @@ class Fleet(_Section):
     launch_spread: Duration = Field(default=3600.0, ge=0)
     """cold always-on instances (tv, server) launch evenly over this span."""
     installs: Installs = Installs()
-    churn_per_day: float = Field(default=0.0, ge=0, le=1)
+    churn_per_day: Rate = Field(default=0.0, ge=0, le=1)
     """Share of the installed instances uninstalled per day."""
 
 
@@ -181,6 +202,8 @@ class Usage(_Section):
     def _day(self) -> Usage:
         if len(self.diurnal) != 24 or min(self.diurnal) < 0 or max(self.diurnal) <= 0:
             raise ValueError("diurnal needs 24 non-negative weights, not all zero")
+        if max(self.diurnal) > MAX_WEIGHT:
+            raise ValueError(f"diurnal weights must be at most {MAX_WEIGHT:g}")
         if 0 < self.sessions_per_day < MIN_SESSIONS_PER_DAY:
             raise ValueError(
                 f"sessions_per_day must be 0 or at least {MIN_SESSIONS_PER_DAY:g}, "
@@ -207,7 +230,7 @@ class ClockDrift(_Section):
     """Offset of a wildly wrong clock (default uniform within ±2 days)."""
     skew_ppm_sd: float = Field(default=0.0, ge=0, le=MAX_SKEW_PPM)
     """Standard deviation of the clock rate error, parts per million (at most 100,000)."""
-    steps_per_day: float = Field(default=0.0, ge=0)
+    steps_per_day: Rate = Field(default=0.0, ge=0)
     """Rate of step changes (manual changes, daylight-saving mistakes) per device per day."""
     step_size: Distribution = Normal(sd=3600.0)
     """Size of one step change (default normal, sd 1 h)."""
@@ -252,9 +275,9 @@ class Outage(_Section):
 
 
 class Faults(_Section):
-    credential_loss_per_day: float = Field(default=0.0, ge=0)
+    credential_loss_per_day: Rate = Field(default=0.0, ge=0)
     """Chance per instance per day that the app's storage loses its credentials."""
-    reinstall_per_day: float = Field(default=0.0, ge=0)
+    reinstall_per_day: Rate = Field(default=0.0, ge=0)
     """Chance per instance per day of an uninstall and reinstall (credentials lost)."""
     clock: ClockDrift = ClockDrift()
     revocations: list[Revocation] = Field(default_factory=list)
@@ -273,8 +296,8 @@ class Throttle(_Section):
 
 
 class Server(_Section):
-    workers: int = Field(default=64, ge=1)
-    """Requests served at once; more wait in a queue."""
+    workers: int = Field(default=64, ge=1, le=MAX_WORKERS)
+    """Requests served at once; more wait in a queue (at most 1,000,000)."""
     service_time: Distribution = Exponential(mean=0.02)
     """Time to serve one request (default exponential, mean 20 ms)."""
     timeout: Duration = Field(default=10.0, gt=0)
