@@ -93,8 +93,11 @@ def test_loadtest_report_gives_the_verdict_and_embeds_both_pictures(
     import json
 
     summary = json.loads((simulated / "summary.json").read_text())
-    summary["loadtest"] = {"time_scale": 60, "breaches": [
-        {"name": "token_p95_ms", "value": 812.0, "limit": 250.0}]}  # fmt: skip
+    summary["loadtest"] = {
+        "time_scale": 60,
+        "thresholds": {"token_p95_ms": 812.0, "api_error_rate": 0.001},
+        "breaches": [{"name": "token_p95_ms", "value": 812.0, "limit": 250.0}],
+    }
     endpoints = {
         e: {"predicted": 100, "measured": 101, "relative_error": 0.01, "passed": True}
         for e in ("register", "token", "api")
@@ -103,13 +106,20 @@ def test_loadtest_report_gives_the_verdict_and_embeds_both_pictures(
     comparison = {"tolerance": 0.1, "slack": 3, "endpoints": endpoints}
     for name in ("report.png", "comparison.png"):
         (tmp_path / name).write_bytes((simulated / "report.png").read_bytes())
-    scenario = load_scenario("scenarios/outage-recovery.toml")
+    scenario = load_scenario(
+        "scenarios/outage-recovery.toml",
+        ["loadtest.thresholds.token_p95_ms=250", "loadtest.thresholds.api_error_rate=0.05"],
+    )
     page = render(loadtest_report(tmp_path, summary, comparison, scenario, "lt",
                                   "1 threshold(s) breached", False))  # fmt: skip
     assert embedded(page, tmp_path / "comparison.png")
     assert fetches(page) == []
     assert 'class="verdict bad"' in page and "1 threshold(s) breached" in page
-    assert "OUT OF TOLERANCE" in page and "token_p95_ms" in page
+    assert "OUT OF TOLERANCE" in page
+    rows = re.findall(r"<tr>(.*?)</tr>", page)
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in rows]
+    assert ["token_p95_ms", "812", "250", "BREACHED"] in cells
+    assert ["api_error_rate", "0.001", "0.05", "held"] in cells
     assert "60× faster than real" in page
 
 
