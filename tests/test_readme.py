@@ -61,6 +61,13 @@ WALKTHROUGH = [
     "dcrload loadtest scenarios/default.toml --target http://127.0.0.1:8000"
     " --software-statement keys/dcrload-demo.jwt --duration 30s",
 ]
+RFC7591_WALKTHROUGH = [
+    "python tests/reference_server/server.py --port 8100 --statement-key keys/<kid>.pub.pem",
+    "dcrload probe --target http://127.0.0.1:8100 --software-statement keys/dcrload-demo.jwt"
+    " --profile rfc7591",
+]
+"""docs/rfc7591.md (the rfc7591 branch): after `dcrload statement --out keys`, the probe
+against the Authlib reference server; run below when the page is there."""
 ELSEWHERE = {
     FIRST: "tests/test_simulate_cli.py::test_readme_command_leaves_its_files",
     TESTS: "tests/test_readme.py::test_ci_runs_exactly_the_readme_test_command (CI runs it)",
@@ -102,9 +109,12 @@ ALL_SHOWN = sorted({c for text in [README, *DOCS.values()] for c in shown_comman
 
 
 def test_every_shown_command_is_run_by_the_suite() -> None:
-    known = {*SIMULATE, *COMPARE, *ERRORS, *WALKTHROUGH, *ELSEWHERE}
+    pages = {*SIMULATE, *COMPARE, *ERRORS, *WALKTHROUGH, *ELSEWHERE}
+    known = pages | set(RFC7591_WALKTHROUGH)
     assert [c for c in ALL_SHOWN if c not in known] == [], "a new command: run it in a test"
-    assert [c for c in known if c not in ALL_SHOWN] == [], "a command no page shows any more"
+    assert [c for c in pages if c not in ALL_SHOWN] == [], "a command no page shows any more"
+    if "rfc7591.md" in DOCS:
+        assert [c for c in RFC7591_WALKTHROUGH if c not in ALL_SHOWN] == []
     for where in ELSEWHERE.values():
         if where.startswith("tests/"):
             path, name = where.split(" ")[0].split("::")
@@ -140,7 +150,7 @@ def test_scenario_reference_is_generated_from_the_schema() -> None:
 
 
 def test_the_reference_covers_what_was_missing() -> None:
-    from dcrload.core.strategies import PRESETS
+    from dcrload.model.reference import PRESETS  # wherever the presets live, the page's source
 
     page = DOCS["scenarios.md"]
     for field in ("software_id", "released_at", "curve", "half_life", "width", "final_share"):
@@ -288,3 +298,38 @@ def test_walkthrough_loadtest_against_the_url_completes(walkthrough: tuple[Path,
         pytest.xfail("issue 9's crash of loadtests/run.py against a URL: fixed by the rewrite")
     assert done.returncode in (0, 4), done.stdout + done.stderr  # 4: prediction off, not a crash
     assert (folder / "lt" / "report.html").is_file()
+
+
+def test_rfc7591_walkthrough_probe_passes_against_the_reference_server(
+    walkthrough: tuple[Path, int],
+) -> None:
+    """docs/rfc7591.md followed in order: the statement written above, the Authlib reference
+    server trusting its key, the probe in the rfc7591 profile."""
+    if "rfc7591.md" not in DOCS:
+        pytest.skip("docs/rfc7591.md comes with the rfc7591 branch")
+    import json
+
+    folder, _ = walkthrough
+    kid = json.loads((folder / "keys" / "keys.json").read_text())["keys"][0]["kid"]
+    port = free_port()
+    server = shlex.split(RFC7591_WALKTHROUGH[0].replace("8100", str(port)).replace("<kid>", kid))
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / server[1]), *server[2:]],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 30
+        for line in process.stdout:
+            if "listening on" in line or time.monotonic() > deadline:
+                break
+        assert process.poll() is None, "the reference server did not start"
+        done = dcrload(*argv(RFC7591_WALKTHROUGH[1].replace("8100", str(port))), cwd=folder)
+        assert done.returncode == 0, done.stdout + done.stderr
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
