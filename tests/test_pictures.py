@@ -171,11 +171,7 @@ def reports() -> dict[str, tuple[dict[str, Any], Figure]]:
     """The report of every shipped scenario at a small size, built as the command does."""
     from sim.fleet import simulate
     from sim.recovery import baseline_run, recovery_report
-
-    try:  # the results layer holds the summary once the driver rewrite is in (issue 9)
-        from dcrload.results.summary import report_inputs, summary_of
-    except ImportError:
-        from sim.summary import report_inputs, summary_of
+    from sim.summary import report_inputs, summary_of
 
     built = {}
     for path in SHIPPED:
