@@ -258,7 +258,8 @@ def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path
         assert mock.poll() is None, "the mock did not start"
         yield folder, port
     finally:
-        os.killpg(mock.pid, signal.SIGTERM)
+        if mock.poll() is None:
+            os.killpg(mock.pid, signal.SIGTERM)
         mock.wait(timeout=15)
 
 
@@ -324,12 +325,15 @@ def test_rfc7591_walkthrough_probe_passes_against_the_reference_server(
     try:
         assert process.stdout is not None
         deadline = time.monotonic() + 30
+        said = []
         for line in process.stdout:
+            said.append(line)
             if "listening on" in line or time.monotonic() > deadline:
                 break
-        assert process.poll() is None, "the reference server did not start"
+        assert process.poll() is None, "the reference server did not start:\n" + "".join(said)
         done = dcrload(*argv(RFC7591_WALKTHROUGH[1].replace("8100", str(port))), cwd=folder)
         assert done.returncode == 0, done.stdout + done.stderr
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=15)
