@@ -231,6 +231,14 @@ def test_error_examples_print_what_the_docs_show(tmp_path: Path) -> None:
         assert all(done.stderr == line + "\n" for line in shown), done.stderr
 
 
+def drain(process: subprocess.Popen[str]) -> None:
+    """Read a server's output to the end in the background, so a full pipe never blocks it."""
+    import threading
+
+    assert process.stdout is not None
+    threading.Thread(target=process.stdout.read, daemon=True).start()
+
+
 @pytest.fixture(scope="module")
 def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, int]]:
     """The statement and mock steps, run as shown (port 8000 swapped for a free one) from a
@@ -256,6 +264,7 @@ def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path
             if "listening on" in line or time.monotonic() > deadline:
                 break
         assert mock.poll() is None, "the mock did not start"
+        drain(mock)
         yield folder, port
     finally:
         if mock.poll() is None:
@@ -331,6 +340,7 @@ def test_rfc7591_walkthrough_probe_passes_against_the_reference_server(
             if "listening on" in line or time.monotonic() > deadline:
                 break
         assert process.poll() is None, "the reference server did not start:\n" + "".join(said)
+        drain(process)
         done = dcrload(*argv(RFC7591_WALKTHROUGH[1].replace("8100", str(port))), cwd=folder)
         assert done.returncode == 0, done.stdout + done.stderr
     finally:
