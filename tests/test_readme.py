@@ -164,6 +164,21 @@ def test_the_reference_covers_what_was_missing() -> None:
         assert f"`{scenario.name}`" in page, scenario.name
 
 
+def test_the_readmes_facts_about_the_default_scenario_hold() -> None:
+    from dcrload.model.loadshape import loadtest_scenario
+    from dcrload.model.scenario import load_scenario
+
+    scenario = load_scenario(ROOT / "scenarios" / "default.toml")
+    assert "20,000 apps over two days, 60 % mobile,\n40 % TV" in README
+    assert scenario.fleet.instances == 20_000 and scenario.scenario.duration == 2 * 86400
+    assert [(c.share, c.platform) for c in scenario.cohorts] == [(0.6, "mobile"), (0.4, "tv")]
+    assert "20,000 instances become 200, and 30 s at 240× is 2 simulated hours" in DOCS[
+        "loadtests.md"
+    ].replace("\n", " ")
+    scaled = loadtest_scenario(scenario, 30.0)
+    assert scaled.fleet.instances == 200 and scaled.scenario.duration == 2 * 3600
+
+
 def test_every_locust_example_binds_the_web_ui_to_loopback() -> None:
     for command in ALL_SHOWN:
         if command.startswith("locust ") and "--worker" not in command:
