@@ -1,16 +1,18 @@
 """Replay a dcrload scenario's fleet against a DCR service with Locust.
 
-    locust -f loadtests/locustfile.py --scenario scenarios/default.toml --host http://127.0.0.1:8000
+    locust -f loadtests/locustfile.py --web-host 127.0.0.1 --scenario scenarios/default.toml \
+        --host http://127.0.0.1:8000
     locust -f loadtests/locustfile.py --scenario ... --host URL --headless --csv out/locust
 
 Each `DcrUser` plays many app instances of the scenario's fleet through the very lifecycle
 the simulation runs (`dcrload.core.lifecycle`), over Locust's FastHttpUser client, so every
 request appears in Locust's statistics as ``register``, ``token`` or ``api:<route>``.
 `ScenarioShape` follows the scenario's active instances over time; time is compressed by
-``[loadtest] time_scale``. Flags (see ``locust --help``, group "dcrload"): ``--scenario``,
-``--dcr-set``, ``--dcr-duration``, ``--time-scale``, ``--dcr-statements`` /
-``--software-statement``, ``--dcr-admin-key`` (the mock's: revocations and outages at
-their scaled times), ``--dcr-out`` (measured.json for `dcrload loadtest`).
+``[loadtest] time_scale``. Flags (described in `loadtests.options`; Locust's ``--help``
+does not list them): ``--scenario``, ``--dcr-set``, ``--dcr-duration``, ``--time-scale``,
+``--dcr-statements`` / ``--software-statement``, ``--dcr-admin-key`` (the mock's:
+revocations and outages at their scaled times), ``--dcr-out`` (measured.json for
+`dcrload loadtest`).
 Master/worker mode partitions the instances by worker index. ``python
 loadtests/locustfile.py --scenario FILE --host URL`` debugs one user (`run_single_user`).
 """

@@ -32,6 +32,27 @@ def fetches(page: str) -> list[str]:
     return found
 
 
+def well_formed(page: str) -> bool:
+    """Every element that opens closes, in order (void elements aside)."""
+    from html.parser import HTMLParser
+
+    void = {"meta", "img", "br", "hr", "link", "input"}
+    stack: list[str] = []
+    broken: list[str] = []
+
+    class Checker(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: object) -> None:
+            if tag not in void:
+                stack.append(tag)
+
+        def handle_endtag(self, tag: str) -> None:
+            if not stack or stack.pop() != tag:
+                broken.append(tag)
+
+    Checker().feed(page)
+    return not stack and not broken
+
+
 def embedded(page: str, picture: Path) -> bool:
     return f"data:image/png;base64,{base64.b64encode(picture.read_bytes()).decode()}" in page
 
@@ -49,6 +70,7 @@ def test_simulate_writes_a_self_contained_report(simulated: Path) -> None:
     page = (simulated / "report.html").read_text()
     assert embedded(page, simulated / "report.png")
     assert fetches(page) == []
+    assert well_formed(page)
     assert "Requests by endpoint" in page and "User impact" in page
     assert "blocked instance-hours" in page
     assert "outage 503 at 72000s: back to baseline" in page
@@ -82,7 +104,7 @@ def test_compare_writes_a_report_with_its_three_pictures(tmp_path: Path) -> None
     page = (out / "report.html").read_text()
     for name in ("token-load.png", "metrics.png", "pareto.png"):
         assert embedded(page, out / name), name
-    assert fetches(page) == []
+    assert fetches(page) == [] and well_formed(page)
     assert "Recommended:" in page and "okta" in page and "msal" in page
     assert "--vary cohorts.0.refresh=okta,msal" in page
 
@@ -93,8 +115,11 @@ def test_loadtest_report_gives_the_verdict_and_embeds_both_pictures(
     import json
 
     summary = json.loads((simulated / "summary.json").read_text())
-    summary["loadtest"] = {"time_scale": 60, "breaches": [
-        {"name": "token_p95_ms", "value": 812.0, "limit": 250.0}]}  # fmt: skip
+    summary["loadtest"] = {
+        "time_scale": 60,
+        "thresholds": {"token_p95_ms": 812.0, "api_error_rate": 0.001},
+        "breaches": [{"name": "token_p95_ms", "value": 812.0, "limit": 250.0}],
+    }
     endpoints = {
         e: {"predicted": 100, "measured": 101, "relative_error": 0.01, "passed": True}
         for e in ("register", "token", "api")
@@ -103,13 +128,20 @@ def test_loadtest_report_gives_the_verdict_and_embeds_both_pictures(
     comparison = {"tolerance": 0.1, "slack": 3, "endpoints": endpoints}
     for name in ("report.png", "comparison.png"):
         (tmp_path / name).write_bytes((simulated / "report.png").read_bytes())
-    scenario = load_scenario("scenarios/outage-recovery.toml")
+    scenario = load_scenario(
+        "scenarios/outage-recovery.toml",
+        ["loadtest.thresholds.token_p95_ms=250", "loadtest.thresholds.api_error_rate=0.05"],
+    )
     page = render(loadtest_report(tmp_path, summary, comparison, scenario, "lt",
                                   "1 threshold(s) breached", False))  # fmt: skip
     assert embedded(page, tmp_path / "comparison.png")
-    assert fetches(page) == []
+    assert fetches(page) == [] and well_formed(page)
     assert 'class="verdict bad"' in page and "1 threshold(s) breached" in page
-    assert "OUT OF TOLERANCE" in page and "token_p95_ms" in page
+    assert "OUT OF TOLERANCE" in page
+    rows = re.findall(r"<tr>(.*?)</tr>", page)
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in rows]
+    assert ["token_p95_ms", "812", "250", "BREACHED"] in cells
+    assert ["api_error_rate", "0.001", "0.05", "held"] in cells
     assert "60× faster than real" in page
 
 
@@ -120,3 +152,4 @@ def test_the_fetch_check_finds_what_a_browser_would_fetch(tmp_path: Path) -> Non
     assert fetches('<link rel="stylesheet" href="s.css">')
     write_html(tmp_path / "r.html", HtmlReport(title="x"))
     assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
+    assert not well_formed("<table><tr><td>x</tr></table>")  # the check can fail

@@ -278,12 +278,10 @@ def loadtest_report(
         rows,
     )
     loadtest = summary.get("loadtest", {})
-    breaches = [
-        [b["name"], f"{b['value']:.4g}", f"{b['limit']:.4g}"] for b in loadtest.get("breaches", [])
-    ]
     tables = [check, endpoint_table(summary, "Measured requests by endpoint (simulated time)")]
-    if breaches:
-        tables.append(HtmlTable("Thresholds breached", ["threshold", "value", "limit"], breaches))
+    thresholds = threshold_table(scenario, loadtest)
+    if thresholds.rows:
+        tables.append(thresholds)
     tables.append(impact_table(summary["impact"]))
     scale = loadtest.get("time_scale", 1)
     return HtmlReport(
@@ -299,6 +297,28 @@ def loadtest_report(
             " (locust.html)",
         ],
         files=sorted(p.name for p in folder.iterdir() if p.name != "report.html"),
+    )
+
+
+def threshold_table(scenario: Any, loadtest: Mapping[str, Any]) -> HtmlTable:
+    """Every threshold the scenario sets: the measured value, the limit, held or breached."""
+    limits = scenario.loadtest.thresholds.model_dump()
+    values = loadtest.get("thresholds", {})
+    breached = {b["name"] for b in loadtest.get("breaches", [])}
+    rows = [
+        [
+            name,
+            f"{values[name]:.4g}" if name in values else "not measured",
+            f"{limit:.4g}",
+            "BREACHED" if name in breached else "held",
+        ]
+        for name, limit in limits.items()
+        if limit is not None
+    ]
+    return HtmlTable(
+        "Thresholds ([loadtest.thresholds]; latencies in real ms)",
+        ["threshold", "measured", "limit", "verdict"],
+        rows,
     )
 
 

@@ -79,21 +79,21 @@ def report_figure(
     per_endpoint, failures = _rates(series, bins, bin_width)
     base = _rates(baseline, bins, bin_width)[0] if baseline else {}
     unit = "requests/s" if time_scale == 1 else "requests per simulated s"
-    panels: list[tuple[str, Any]] = []
+    panels: list[str] = []  # in drawing order; a panel with nothing to show is left out
     if any(any(per_endpoint.get(e, ())) for e in ("register", "token")):
-        panels.append(("dcr", None))
+        panels.append("dcr")
     if any(per_endpoint.get("api", ())):
-        panels.append(("api", None))
+        panels.append("api")
     if failures:
-        panels.append(("failures", None))
+        panels.append("failures")
     if any(blocked_per_bin):
-        panels.append(("blocked", None))
+        panels.append("blocked")
     group = max(1, round(3600.0 / bin_width))  # per hour: single events are legible
     hurt = {k: v for k, v in hurt_per_bin.items() if any(v)}
     if hurt:
-        panels.append(("hurt", None))
+        panels.append("hurt")
     if not panels:
-        panels.append(("dcr", None))
+        panels.append("dcr")
 
     plt.rcParams.update({"font.size": 9.5})
     figure = plt.figure(figsize=(12, 1.2 + 1.9 * len(panels)), layout="constrained")
@@ -104,7 +104,7 @@ def report_figure(
         axes.append(figure.add_subplot(grid[row, 0], sharex=axes[0]))
     side = figure.add_subplot(grid[:, 1])
 
-    for (kind, _), axis in zip(panels, axes, strict=True):
+    for kind, axis in zip(panels, axes, strict=True):
         if kind in ("dcr", "api"):
             names = ("register", "token") if kind == "dcr" else ("api",)
             peaks, levels = [], []
