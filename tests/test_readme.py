@@ -62,7 +62,7 @@ WALKTHROUGH = [
     " --software-statement keys/dcrload-demo.jwt --duration 30s",
 ]
 RFC7591_WALKTHROUGH = [
-    "python tests/reference_server/server.py --port 8100 --statement-key keys/<kid>.pub.pem",
+    "python tests/reference_server/server.py --port 8100 --statement-key keys",
     "dcrload probe --target http://127.0.0.1:8100 --software-statement keys/dcrload-demo.jwt"
     " --profile rfc7591",
 ]
