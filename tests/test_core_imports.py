@@ -22,9 +22,14 @@ CORE = [
     "dcrload.core.strategies",
     "dcrload.core.clocks",
     "dcrload.core.wire",
+    "dcrload.core.semantics",
+    "dcrload.core.streams",
+    "dcrload.model.agent",
+    "dcrload.model.plans",
+    "dcrload.model.counts",
 ]
 DRIVERS = {"simpy", "locust", "gevent", "httpx"}
-PURE = ["lifecycle", "actions", "strategies", "clocks", "retry", "wire"]
+PURE = ["lifecycle", "actions", "strategies", "clocks", "retry", "wire", "semantics", "streams"]
 """Core modules whose source must not read a clock or the global random source."""
 
 

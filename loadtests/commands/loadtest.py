@@ -47,6 +47,7 @@ from typing import Any
 
 from dcrload.analysis.prediction import EXIT_BEHIND, EXIT_OUTCOMES, EXIT_PREDICTION
 from dcrload.analysis.thresholds import EXIT_THRESHOLDS
+from dcrload.commandline.addresses import is_loopback_url
 from dcrload.commandline.arguments import (
     add_out,
     add_overrides,
@@ -338,7 +339,7 @@ def run(args: argparse.Namespace) -> int:
         args.scenario,
         overrides,
         time_scale=args.time_scale,
-        real_target=not mock,
+        real_target=not mock and not is_loopback_url(target),
         duration=args.duration,
     )
     if not mock:  # RFC 8414: Locust processes get the endpoints as explicit overrides
@@ -533,8 +534,7 @@ def _run_in(
             common += ["--dcr-mock-latency-ms", f"{args.mock_latency_ms}"]
         if args.mock_throttle_rate:
             common += ["--dcr-mock-throttle-rate", f"{args.mock_throttle_rate}"]
-        if args.time_scale is not None or not mock:
-            common += ["--time-scale", f"{scale}"]
+        common += ["--time-scale", f"{scale}"]  # Locust plays at the scale predicted
         started = time.monotonic()
         limit = warmup + run_seconds + 90
         code, logs = run_locust(common, args.workers, staging, limit, admin_key)
