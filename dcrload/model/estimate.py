@@ -18,9 +18,12 @@ import math
 import os
 import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dcrload.core.errors import UsageError
-from dcrload.model.scenario import Cohort, Scenario
+
+if TYPE_CHECKING:  # annotations only: the scenario calls this module while validating
+    from dcrload.model.scenario import Cohort, Scenario
 
 DAY = 86400.0
 

@@ -17,7 +17,6 @@ import tomllib
 from typing import Any
 
 from dcrload.core.errors import UsageError
-from dcrload.model.scenario import check_depth
 
 MAX_VALUE_CHARS = 10_000
 """Longest `--set` value read (a table of a strategy is a few dozen characters)."""
@@ -25,7 +24,7 @@ MAX_VALUE_CHARS = 10_000
 
 def parse_value(text: str) -> Any:
     """A TOML value if `text` is one, else the string itself; UsageError if it is too
-    long or nests deeper than a scenario may (`dcrload.model.scenario.MAX_DEPTH`)."""
+    long or nests deeper than a scenario may (`MAX_DEPTH`)."""
     if len(text) > MAX_VALUE_CHARS:
         raise UsageError(f"--set value of {len(text):,} characters; at most {MAX_VALUE_CHARS:,}")
     try:
@@ -118,3 +117,21 @@ def override_blame(data: dict[str, Any], overrides: list[str]) -> list[tuple[str
     """The (override, resolved path) pairs of `apply_traced`, for callers that apply
     overrides themselves and validate later."""
     return apply_traced(data, overrides)[1]
+
+
+MAX_DEPTH = 32
+"""Deepest nesting of tables and arrays a scenario or an override may have."""
+
+
+def check_depth(value: Any, source: str, limit: int = MAX_DEPTH) -> None:
+    """Raise UsageError if tables and arrays nest deeper than `limit` (no recursion used)."""
+    from dcrload.core.errors import UsageError
+
+    todo = [(value, 0)]
+    while todo:
+        node, depth = todo.pop()
+        if isinstance(node, dict | list | tuple):
+            if depth >= limit:
+                raise UsageError(f"{source}: tables or arrays nested deeper than {limit} levels")
+            children = node.values() if isinstance(node, dict) else node
+            todo.extend((child, depth + 1) for child in children)

@@ -39,6 +39,7 @@ from dcrload.model.distributions import (
     Normal,
     Uniform,
 )
+from dcrload.model.overrides import check_depth
 from dcrload.model.policies import dump_policy, parse_refresh, parse_retry
 
 DEFAULT_SCENARIO = Path("scenarios/default.toml")
@@ -75,7 +76,6 @@ MAX_SKEW_PPM = 100_000.0
 MAX_FILE_BYTES = 1_000_000
 """Largest scenario file read (the shipped ones are a few kB)."""
 
-MAX_DEPTH = 32
 """Deepest nesting of tables and arrays in a scenario or a `--set` value."""
 
 
@@ -650,20 +650,6 @@ def _first_non_finite(value: Any, where: str = "") -> tuple[str, float] | None:
         if found is not None:
             return found
     return None
-
-
-def check_depth(value: Any, source: str, limit: int = MAX_DEPTH) -> None:
-    """Raise UsageError if tables and arrays nest deeper than `limit` (no recursion used)."""
-    from dcrload.core.errors import UsageError
-
-    todo = [(value, 0)]
-    while todo:
-        node, depth = todo.pop()
-        if isinstance(node, dict | list | tuple):
-            if depth >= limit:
-                raise UsageError(f"{source}: tables or arrays nested deeper than {limit} levels")
-            children = node.values() if isinstance(node, dict) else node
-            todo.extend((child, depth + 1) for child in children)
 
 
 def _blame(error: ValidationError, blame: list[tuple[str, str]]) -> str:
