@@ -14,7 +14,9 @@ import argparse
 import os
 import re
 import secrets
+import shutil
 import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -111,6 +113,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--open-registration",
         action="store_true",
         help="rfc7591: let a client register without a software statement",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing one store, throttle and faults (default 1)",
     )
     parser.add_argument("--seed", type=int, help="seed of the TTL jitter and fault draws")
     parser.add_argument("--out", type=Path, help="run folder (default results/mock-<UTC time>)")
@@ -235,8 +243,22 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--host {args.host} is not a loopback address; add --allow-remote")
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port} is not a port number")
+    if not 1 <= args.workers <= 64:
+        raise UsageError(f"--workers {args.workers} must be between 1 and 64")
     settings, keys, db, keys_dir = build(args)
+    private_dir = None
+    if args.workers > 1 and db == ":memory:":
+        # workers share the store through a file: a private one, removed at the end
+        private_dir = tempfile.mkdtemp(prefix="dcrload-mock-")
+        db = str(Path(private_dir) / "mock.sqlite3")
+    try:
+        return _run(args, settings, keys, db, keys_dir)
+    finally:
+        if private_dir is not None:
+            shutil.rmtree(private_dir, ignore_errors=True)
 
+
+def _run(args: argparse.Namespace, settings: Any, keys: Any, db: str, keys_dir: Path) -> int:
     from loadtests.mockserver.app import create_app
     from loadtests.mockserver.serve import base_url, bind, serve
     from loadtests.mockserver.store import Store
@@ -257,7 +279,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--db {db}: {error}") from None
     if settings.profile == "rfc7591" and not args.issuer:
         settings.issuer = base_url(sock)  # RFC 8414 and RFC 9068: the issuer is a URL
-    app = create_app(settings, keys, store, key)
+    if args.workers == 1:
+        app = create_app(settings, keys, store, key)
+    else:
+        from loadtests.mockserver.tokens import load_or_make_key
+
+        load_or_make_key(store, settings.token_alg)  # one key, made before the workers
+        store.close()
     statements = ", ".join(sorted(p.name for p in keys_dir.glob("*.jwt")))
     print(
         f"dcrload mock: profile {settings.profile}, token TTL {settings.ttl:g} s, "
@@ -267,6 +295,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"dcrload mock: statements in {keys_dir} ({statements})", flush=True)
     print(f"dcrload mock: database {db}", flush=True)
     print(f"dcrload mock: admin key {key_source}", flush=True)
+    if args.workers > 1:
+        from loadtests.mockserver.workers import run_workers
+
+        print(f"dcrload mock: {args.workers} workers sharing {db}", flush=True)
+        return run_workers(
+            args.workers, sock, lambda: create_app(settings, keys, Store(db, shared=True), key)
+        )
     try:
         serve(app, sock)
     finally:
