@@ -117,8 +117,9 @@ def test_clients_ttl_and_revocations_are_shared(workers: LiveServer, statement: 
     _both_served(stats)
 
 
-def test_a_killed_parent_takes_its_workers_along(keys_dir: Path) -> None:
-    server = start_server("--keys", str(keys_dir), "--db", ":memory:", "--workers", "2")
+def test_a_killed_parent_takes_its_workers_along(keys_dir: Path, tmp_path: Path) -> None:
+    db = str(tmp_path / "mock.sqlite3")  # (with :memory:, a SIGKILL leaves the temp copy)
+    server = start_server("--keys", str(keys_dir), "--db", db, "--workers", "2")
     pids = {httpx.get(server.url + "/healthz").json()["worker"] for _ in range(N)}
     assert len(pids) == 2
     server.process.send_signal(signal.SIGKILL)
@@ -144,3 +145,32 @@ def test_bad_worker_counts_exit_2(keys_dir: Path) -> None:
     result = dcrload("mock", "--port", "0", "--keys", str(keys_dir), "--workers", "0")
     assert result.returncode == 2 and "--workers" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_outage_ended_through_one_worker_releases_requests_held_by_the_other(
+    workers: LiveServer,
+) -> None:
+    import threading
+
+    _fresh(workers.url)
+    _admin(workers.url, "PUT", "throttle", json={"enabled": False})
+    _admin(workers.url, "PUT", "outage", json={"mode": "hang"})
+    held: list[tuple[int, float]] = []
+
+    def hold() -> None:
+        started = time.monotonic()
+        answer = httpx.get(workers.url + "/api/v2/sp1/profiles", headers=DEVICE, timeout=30)
+        held.append((answer.status_code, time.monotonic() - started))
+
+    threads = [threading.Thread(target=hold) for _ in range(6)]  # some land on each worker
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)
+    assert held == []  # all held
+    _admin(workers.url, "DELETE", "outage")
+    for thread in threads:
+        thread.join(10)
+    assert len(held) == 6
+    assert {status for status, _ in held} == {503}  # a hang ends in 503, as with one worker
+    assert max(seconds for _, seconds in held) < 5  # released at once, not after max_hang
+    _both_served(_stats(workers.url))
