@@ -118,7 +118,7 @@ def test_clients_ttl_and_revocations_are_shared(workers: LiveServer, statement: 
 
 
 def test_a_killed_parent_takes_its_workers_along(keys_dir: Path, tmp_path: Path) -> None:
-    db = str(tmp_path / "mock.sqlite3")  # (with :memory:, a SIGKILL leaves the temp copy)
+    db = str(tmp_path / "mock.sqlite3")  # with :memory: the next mock would clean up after it
     server = start_server("--keys", str(keys_dir), "--db", db, "--workers", "2")
     pids = {httpx.get(server.url + "/healthz").json()["worker"] for _ in range(N)}
     assert len(pids) == 2
@@ -174,3 +174,20 @@ def test_an_outage_ended_through_one_worker_releases_requests_held_by_the_other(
     assert {status for status, _ in held} == {503}  # a hang ends in 503, as with one worker
     assert max(seconds for _, seconds in held) < 5  # released at once, not after max_hang
     _both_served(_stats(workers.url))
+
+
+def test_a_killed_mocks_private_store_is_removed_by_the_next(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from loadtests.commands.mock import PRIVATE_PREFIX, remove_stale_private_dirs
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    stale = tmp_path / f"{PRIVATE_PREFIX}{gone.pid}-abc"
+    live = tmp_path / f"{PRIVATE_PREFIX}{os.getpid()}-def"
+    for folder in (stale, live):
+        folder.mkdir()
+        (folder / "mock.sqlite3").write_text("x")
+    assert remove_stale_private_dirs(tmp_path) == [stale]
+    assert not stale.exists() and live.exists()

@@ -27,6 +27,7 @@ from dcrload.core.wire import PROFILES, parse_paths
 from loadtests.statements import DEFAULT_SOFTWARE_ID, load_keys, write_statements
 
 ADMIN_KEY_ENV = "DCRLOAD_ADMIN_KEY"
+PRIVATE_PREFIX = "dcrload-mock-"  # + pid: the shared store of `--workers N --db :memory:`
 ADMIN_KEY_FILE = "admin-key"
 _KEY_CHARS = re.compile(r"[!-~]{1,512}")
 
@@ -248,14 +249,33 @@ def run(args: argparse.Namespace) -> int:
     settings, keys, db, keys_dir = build(args)
     private_dir = None
     if args.workers > 1 and db == ":memory:":
-        # workers share the store through a file: a private one, removed at the end
-        private_dir = tempfile.mkdtemp(prefix="dcrload-mock-")
+        # workers share the store through a file: a private one, removed at the end (and,
+        # should this process be killed, by the next mock that finds it)
+        remove_stale_private_dirs(Path(tempfile.gettempdir()))
+        private_dir = tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{os.getpid()}-")
         db = str(Path(private_dir) / "mock.sqlite3")
     try:
         return _run(args, settings, keys, db, keys_dir)
     finally:
         if private_dir is not None:
             shutil.rmtree(private_dir, ignore_errors=True)
+
+
+def remove_stale_private_dirs(base: Path) -> list[Path]:
+    """Remove the private store folders of `--workers` mocks whose process is gone."""
+    removed = []
+    for folder in base.glob(f"{PRIVATE_PREFIX}*-*"):
+        pid = folder.name.removeprefix(PRIVATE_PREFIX).split("-", 1)[0]
+        if not pid.isdigit() or not folder.is_dir() or folder.stat().st_uid != os.getuid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+        except PermissionError:
+            pass  # alive, someone else's
+    return removed
 
 
 def _run(args: argparse.Namespace, settings: Any, keys: Any, db: str, keys_dir: Path) -> int:
