@@ -14,7 +14,9 @@ import argparse
 import os
 import re
 import secrets
+import shutil
 import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from dcrload.core.wire import PROFILES, parse_paths
 from loadtests.statements import DEFAULT_SOFTWARE_ID, load_keys, write_statements
 
 ADMIN_KEY_ENV = "DCRLOAD_ADMIN_KEY"
+PRIVATE_PREFIX = "dcrload-mock-"  # + pid: the shared store of `--workers N --db :memory:`
 ADMIN_KEY_FILE = "admin-key"
 _KEY_CHARS = re.compile(r"[!-~]{1,512}")
 
@@ -111,6 +114,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--open-registration",
         action="store_true",
         help="rfc7591: let a client register without a software statement",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing one store, throttle and faults (default 1)",
     )
     parser.add_argument("--seed", type=int, help="seed of the TTL jitter and fault draws")
     parser.add_argument("--out", type=Path, help="run folder (default results/mock-<UTC time>)")
@@ -235,8 +244,41 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--host {args.host} is not a loopback address; add --allow-remote")
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port} is not a port number")
+    if not 1 <= args.workers <= 64:
+        raise UsageError(f"--workers {args.workers} must be between 1 and 64")
     settings, keys, db, keys_dir = build(args)
+    private_dir = None
+    if args.workers > 1 and db == ":memory:":
+        # workers share the store through a file: a private one, removed at the end (and,
+        # should this process be killed, by the next mock that finds it)
+        remove_stale_private_dirs(Path(tempfile.gettempdir()))
+        private_dir = tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{os.getpid()}-")
+        db = str(Path(private_dir) / "mock.sqlite3")
+    try:
+        return _run(args, settings, keys, db, keys_dir)
+    finally:
+        if private_dir is not None:
+            shutil.rmtree(private_dir, ignore_errors=True)
 
+
+def remove_stale_private_dirs(base: Path) -> list[Path]:
+    """Remove the private store folders of `--workers` mocks whose process is gone."""
+    removed = []
+    for folder in base.glob(f"{PRIVATE_PREFIX}*-*"):
+        pid = folder.name.removeprefix(PRIVATE_PREFIX).split("-", 1)[0]
+        if not pid.isdigit() or not folder.is_dir() or folder.stat().st_uid != os.getuid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+        except PermissionError:
+            pass  # alive, someone else's
+    return removed
+
+
+def _run(args: argparse.Namespace, settings: Any, keys: Any, db: str, keys_dir: Path) -> int:
     from loadtests.mockserver.app import create_app
     from loadtests.mockserver.serve import base_url, bind, serve
     from loadtests.mockserver.store import Store
@@ -257,7 +299,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--db {db}: {error}") from None
     if settings.profile == "rfc7591" and not args.issuer:
         settings.issuer = base_url(sock)  # RFC 8414 and RFC 9068: the issuer is a URL
-    app = create_app(settings, keys, store, key)
+    if args.workers == 1:
+        app = create_app(settings, keys, store, key)
+    else:
+        from loadtests.mockserver.tokens import load_or_make_key
+
+        load_or_make_key(store, settings.token_alg)  # one key, made before the workers
+        store.close()
     statements = ", ".join(sorted(p.name for p in keys_dir.glob("*.jwt")))
     print(
         f"dcrload mock: profile {settings.profile}, token TTL {settings.ttl:g} s, "
@@ -267,6 +315,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"dcrload mock: statements in {keys_dir} ({statements})", flush=True)
     print(f"dcrload mock: database {db}", flush=True)
     print(f"dcrload mock: admin key {key_source}", flush=True)
+    if args.workers > 1:
+        from loadtests.mockserver.workers import run_workers
+
+        print(f"dcrload mock: {args.workers} workers sharing {db}", flush=True)
+        return run_workers(
+            args.workers, sock, lambda: create_app(settings, keys, Store(db, shared=True), key)
+        )
     try:
         serve(app, sock)
     finally:

@@ -111,15 +111,19 @@ class AdminRoutes:
                     body = parse_json_object(raw)
                 except BadInput as error:
                     return json_response(400, {"error": str(error)})
+            self.state.sync()
             try:
-                return handler(request, body)
+                answer = handler(request, body)
             except (BadAdminRequest, FaultError) as error:
                 return json_response(400, {"error": str(error)})
+            if request.method != "GET":
+                self.state.publish()  # shared mode: every worker follows
+            return answer
 
         return guarded
 
     def stats(self, request: Request, body: dict[str, Any]) -> Response:
-        return json_response(200, self.state.stats.snapshot(len(self.state.store.clients)))
+        return json_response(200, self.state.stats_snapshot())
 
     def show(self, request: Request, body: dict[str, Any]) -> Response:
         state = self.state
@@ -227,5 +231,7 @@ class AdminRoutes:
             raise BadAdminRequest("data must be true or false")
         if data:
             self.state.store.wipe()
+            self.state.data_epoch += 1
         self.state.reset()
+        self.state.stats_epoch += 1
         return json_response(200, {"reset": True, "data": data})

@@ -68,7 +68,7 @@ class ApiRoutes:
             )
         except TokenError as refused:
             return api_error(401, refused.code, refused.message, "retry")
-        client = state.store.clients.get(grant.client_id)
+        client = state.store.client(grant.client_id)
         if client is None:
             return api_error(401, "invalid_access_token", "Unknown client.", "retry")
         if client.software_id in state.store.revoked:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 
@@ -42,8 +43,12 @@ def create_app(
     paths = state.paths
     prefix = f"{paths.api_prefix}/{{sp}}"
 
+    health: dict[str, object] = {"status": "ok", "profile": settings.profile}
+    if state.store.shared:
+        health["worker"] = os.getpid()  # which of `dcrload mock --workers N` answered
+
     async def healthz(request: Request) -> Response:
-        return json_response(200, {"status": "ok", "profile": settings.profile})
+        return json_response(200, health)
 
     async def openapi_json(request: Request) -> Response:
         return json_response(200, openapi)

@@ -202,7 +202,7 @@ class DcrRoutes:
                 return _bad("invalid_request", "client_id and client_secret are required.")
             method = "client_secret_post"
 
-        client = state.store.clients.get(client_id)
+        client = state.store.client(client_id)
         digest = hashlib.sha256(secret.encode()).digest()
         expected = client.secret_sha256 if client is not None else _DUMMY_DIGEST
         registered = client.metadata.get("token_endpoint_auth_method") if client else None

@@ -87,6 +87,7 @@ class Faults:
     error_rate: float = 0.0
     error_status: int = 503
     max_hang: float = 60.0
+    refresh: Callable[[], None] | None = None  # shared mode: re-read what other workers set
 
     async def apply(
         self, clock: Callable[[], float], rng: random.Random, route: str = ""
@@ -117,3 +118,5 @@ class Faults:
         while self.outage is outage and clock() < outage.until and waited < self.max_hang:
             await asyncio.sleep(0.05)
             waited += 0.05
+            if self.refresh is not None:
+                self.refresh()

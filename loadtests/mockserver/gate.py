@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dcrload.core import semantics
 from dcrload.core.semantics import error_body
+from loadtests.mockserver.shared import STATS_EVERY
 from loadtests.mockserver.shed import ARRIVED_KEY, CLIENT_GONE, GONE_KEY, Limiter
 from loadtests.mockserver.state import MockState
 from loadtests.mockserver.throttle import device_key
@@ -72,6 +73,7 @@ class Gate:
         self.app = app
         self.state = state
         settings = state.settings
+        self._flushing = False
         self.limiters = {
             route: Limiter(settings.max_concurrent, settings.queue_deadline) for route in GATED
         }
@@ -96,8 +98,11 @@ class Gate:
                 counted, 431, error_body(route, 431, "invalid_request", "Headers too large.")
             )
             return
+        if state.store.shared:
+            self._start_flushing()
         gated = route in GATED
         if gated:
+            state.sync()
             gone = scope.get(GONE_KEY)
             if gone is not None and gone():
                 stats.count(route, CLIENT_GONE)
@@ -162,6 +167,20 @@ class Gate:
             await self.app(scope, replay, counted)
         finally:
             limiter.release()
+
+    def _start_flushing(self) -> None:
+        """Shared mode: write this worker's counters every STATS_EVERY seconds."""
+        if self._flushing:
+            return
+        self._flushing = True
+        loop = asyncio.get_running_loop()
+
+        def flush() -> None:
+            self.state.sync()  # a reset elsewhere clears these counters before they are written
+            self.state.flush_stats()
+            loop.call_later(STATS_EVERY, flush)
+
+        loop.call_later(STATS_EVERY, flush)
 
     async def _shed(self, send: Send, route: str) -> None:
         """Answer an overloaded request at once, with Retry-After (see `shed`)."""

@@ -67,15 +67,16 @@ class _Server(uvicorn.Server):
         self.should_exit = True
 
 
-async def _announce(server: uvicorn.Server, url: str) -> None:
+async def _announce(server: uvicorn.Server, url: str, announce: bool) -> None:
     while not server.started:
         if server.should_exit:
             return
         await asyncio.sleep(0.01)
-    print(f"{LISTENING} {url}", flush=True)
+    if announce:
+        print(f"{LISTENING} {url}", flush=True)
 
 
-async def _serve(app: Any, sock: socket.socket) -> None:
+async def _serve(app: Any, sock: socket.socket, announce: bool = True) -> None:
     settings = getattr(getattr(app, "state", None), "settings", None)
     header_timeout = getattr(settings, "header_timeout", 10.0)
     config = uvicorn.Config(
@@ -89,17 +90,18 @@ async def _serve(app: Any, sock: socket.socket) -> None:
         timeout_graceful_shutdown=5,
     )
     server = _Server(config)
-    announce = asyncio.ensure_future(_announce(server, base_url(sock)))
+    announcer = asyncio.ensure_future(_announce(server, base_url(sock), announce))
     try:
         await server.serve(sockets=[sock])
     finally:
-        announce.cancel()
+        announcer.cancel()
 
 
-def serve(app: Any, sock: socket.socket) -> None:
-    """Run until SIGINT or SIGTERM."""
+def serve(app: Any, sock: socket.socket, announce: bool = True) -> None:
+    """Run until SIGINT or SIGTERM (`announce`: print the listening line; a worker does not)."""
     try:
-        asyncio.run(_serve(app, sock))
+        asyncio.run(_serve(app, sock, announce))
     finally:
         sock.close()
-        print("dcrload mock stopped", file=sys.stderr, flush=True)
+        if announce:
+            print("dcrload mock stopped", file=sys.stderr, flush=True)

@@ -15,6 +15,11 @@ class Stats:
         self.clients_registered = 0
         self.shed = 0  # requests answered 503/429 by load shedding (also counted by status)
 
+    def clear(self) -> None:
+        """Every counter back to zero (in place: requests in flight count into it)."""
+        self.requests.clear()
+        self.tokens_issued = self.clients_registered = self.shed = 0
+
     def count(self, route: str, status: int) -> None:
         self.requests[route][status] += 1
 

@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 """
 
 
-def _private_file(path: str) -> None:
+def private_file(path: str) -> None:
     """Create `path` mode 0600 (or make an existing one so) before SQLite opens it.
 
     The store holds client-secret digests and the access-token signing key; SQLite creates
@@ -72,12 +72,14 @@ class Client:
 class Store:
     """The mock's memory. One instance per server process, used from its event loop."""
 
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    def __init__(self, path: str | Path = ":memory:", shared: bool = False) -> None:
         self.path = str(path)
+        self.shared = shared  # other processes write to the same file (dcrload mock --workers)
         if self.path != ":memory:":
-            _private_file(self.path)
+            private_file(self.path)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         if self.path != ":memory:":
+            self._db.execute("PRAGMA busy_timeout=5000")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
@@ -95,6 +97,34 @@ class Store:
 
     def close(self) -> None:
         self._db.close()
+
+    # ------------------------------------------------------------------ shared mode
+
+    def data_version(self) -> int:
+        """Changes whenever another connection (another worker) has committed a write."""
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
+    def reload_revocations(self) -> None:
+        self.revoked = {row[0] for row in self._db.execute("SELECT software_id FROM revocations")}
+
+    def client(self, client_id: str) -> Client | None:
+        """A client by id: from the cache, or (shared) from the file another worker wrote."""
+        client = self.clients.get(client_id)
+        if client is None and self.shared:
+            row = self._db.execute(
+                "SELECT * FROM clients WHERE client_id = ?", (client_id,)
+            ).fetchone()
+            if row is not None:
+                cid, digest, sid, issued, meta = row
+                client = self.clients[cid] = Client(
+                    cid, bytes(digest), sid, issued, json.loads(meta)
+                )
+        return client
+
+    def client_count(self) -> int:
+        if not self.shared:
+            return len(self.clients)
+        return int(self._db.execute("SELECT COUNT(*) FROM clients").fetchone()[0])
 
     # ------------------------------------------------------------------ clients
 
@@ -122,6 +152,13 @@ class Store:
 
     def profiles_of(self, client_id: str, service_provider: str) -> dict[str, int]:
         """The profiles (mvpd -> creation time in ms) bound to one client."""
+        if self.shared:  # another worker may have made one
+            rows = self._db.execute(
+                "SELECT mvpd, created_at_ms FROM profiles"
+                " WHERE client_id = ? AND service_provider = ?",
+                (client_id, service_provider),
+            )
+            return dict(rows.fetchall())
         return self.profiles.get((client_id, service_provider), {})
 
     # ------------------------------------------------------------------ revocations

@@ -24,6 +24,9 @@ class Throttle:
         self._clock = clock
         self._buckets: dict[str, TokenBucket] = {}
 
+    def configure(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, float(burst)
+
     def allow(self, key: str) -> bool:
         now = self._clock()
         bucket = self._buckets.get(key)

@@ -61,7 +61,8 @@ class Grant:
     expires_at: int
 
 
-def _load_or_make_key(store: Store, alg: str) -> Any:
+def load_or_make_key(store: Store, alg: str) -> Any:
+    """The store's token-signing key for `alg`, made (and kept there) the first time."""
     name = f"token-key-{alg}"
     pem = store.get_meta(name)
     if pem is not None:
@@ -130,7 +131,7 @@ class TokenIssuer:
         self.typ = AT_JWT if audience is not None else "JWT"
         self.issuer = issuer
         self.scopes = list(scopes)
-        self.private_key = _load_or_make_key(store, alg)
+        self.private_key = load_or_make_key(store, alg)
         self.public_key = self.private_key.public_key()
         self.jwk = public_jwk(self.public_key, alg)
         self.kid = self.jwk["kid"]
