@@ -161,9 +161,11 @@ def test_statement_out_on_an_existing_file_is_explained(tmp_path: Path) -> None:
 
 
 def fits(text: str, width: int = 80) -> None:
-    """Nothing cut: no ellipsis and no line wider than the terminal."""
+    """Nothing cut: no ellipsis and no line wider than the terminal (but for the folder a
+    run names last, whose length is the temporary folder's, not dcrload's)."""
     assert "…" not in text, text
-    assert max(len(line.rstrip()) for line in text.splitlines()) <= width, text
+    lines = [line for line in text.splitlines() if not line.startswith("results: ")]
+    assert max(len(line.rstrip()) for line in lines) <= width, text
 
 
 def test_the_fit_check_catches_a_truncated_table() -> None:
