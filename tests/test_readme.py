@@ -54,10 +54,10 @@ COMPARE = [
 ERRORS = ["dcrload simulate --set fleet.instanses=1000"]
 WALKTHROUGH = [
     "dcrload statement --out keys",
-    "dcrload mock --port 8000 --scenario scenarios/default.toml --keys keys --admin-key KEY",
+    "DCRLOAD_ADMIN_KEY=KEY dcrload mock --port 8000 --scenario scenarios/default.toml --keys keys",
     "dcrload probe --target http://127.0.0.1:8000 --software-statement keys/dcrload-demo.jwt",
-    "locust -f loadtests/locustfile.py --web-host 127.0.0.1 --scenario scenarios/default.toml"
-    " --host http://127.0.0.1:8000 --dcr-statements keys --dcr-admin-key KEY",
+    "DCRLOAD_ADMIN_KEY=KEY locust -f loadtests/locustfile.py --web-host 127.0.0.1 --scenario"
+    " scenarios/default.toml --host http://127.0.0.1:8000 --dcr-statements keys",
     "dcrload loadtest scenarios/default.toml --target http://127.0.0.1:8000"
     " --software-statement keys/dcrload-demo.jwt --duration 30s",
 ]
@@ -101,7 +101,9 @@ def shown_commands(text: str) -> list[str]:
         joined = re.sub(r"\\\n\s*", " ", block)
         for line in joined.splitlines():
             line = line.split("  #")[0].strip().removeprefix("$ ")
-            if not line.startswith(("dcrload ", "locust ", "python", ".venv/bin/")):
+            if not re.sub(r"^([A-Z_]+=\S* )+", "", line).startswith(
+                ("dcrload ", "locust ", "python", ".venv/bin/")
+            ):
                 continue
             if re.search(r"\[[^\]]*\]|\w\|\w", line.replace("[test]", "")):
                 continue  # a synopsis: usage, not a command
@@ -201,8 +203,18 @@ def test_no_unchecked_figure_in_prose() -> None:
 # ------------------------------------------------------------------ running them
 
 
-def argv(command: str) -> list[str]:
+def split_env(command: str) -> tuple[dict[str, str], list[str]]:
+    """(the `NAME=value` assignments a shown command starts with, the rest of its words)."""
     words = shlex.split(command)
+    env = {}
+    while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):
+        name, _, value = words.pop(0).partition("=")
+        env[name] = value
+    return env, words
+
+
+def argv(command: str) -> list[str]:
+    words = split_env(command)[1]
     assert words[0] == "dcrload"
     return words[1:]
 
@@ -270,6 +282,7 @@ def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path
     port = free_port()
     mock = subprocess.Popen(
         [sys.executable, "-m", "dcrload", *argv(WALKTHROUGH[1].replace("8000", str(port)))],
+        env={**os.environ, **split_env(WALKTHROUGH[1])[0]},
         cwd=folder,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -301,11 +314,12 @@ def test_walkthrough_locust_serves_the_default_scenario(walkthrough: tuple[Path,
     """Followed in order, the keys folder serves `scenarios/default.toml` (once it did not:
     every request failed)."""
     folder, port = walkthrough
-    command = shlex.split(WALKTHROUGH[3].replace("8000", str(port)))
+    env, command = split_env(WALKTHROUGH[3].replace("8000", str(port)))
     extra = ["--headless", "--run-time", "4s", "--dcr-set", "loadtest.max_instances=20",
              "--csv", "run", "--only-summary"]  # fmt: skip
     done = subprocess.run(
         [sys.executable, "-m", "locust", *command[1:], *extra],
+        env={**os.environ, **env},
         cwd=folder,
         capture_output=True,
         text=True,
