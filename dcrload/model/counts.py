@@ -190,7 +190,7 @@ def bucket_value(index: int) -> float:
     """The latency a bucket stands for: its geometric middle (0 for bucket -1)."""
     if index < 0:
         return 0.0
-    return FLOOR * GROWTH ** (index + 0.5)
+    return float(FLOOR * GROWTH ** (index + 0.5))
 
 
 def quantile_of(histogram: dict[int, int], q: float) -> float:
