@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from dcrload.analysis.recovery import echo_after, recovery_after
 from dcrload.model.scenario import load_scenario, validate
 from sim.fleet import simulate
