@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 from dcrload.core.errors import UsageError
 from loadtests.commands import loadtest, mock, probe, statement
-from sim.commands import compare, simulate
+from sim.commands import capacity, compare, simulate
 
-COMMANDS = (simulate, compare, loadtest, mock, statement, probe)
+COMMANDS = (simulate, compare, capacity, loadtest, mock, statement, probe)
 """Sub-command modules, each living beside the driver it runs, in the order `--help` lists."""
 
 EXIT_USAGE = 2

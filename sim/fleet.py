@@ -86,7 +86,7 @@ def simulate(
             counts = RunCounts(
                 scenario.scenario.duration, scenario.scenario.bin, len(scenario.cohorts)
             )
-            server = SimServer(scenario, fifo=mode == "event")
+            server = SimServer(scenario, fifo=mode == "event", counts=counts)
             plans = fleet_plans(model, installs)
             if mode == "direct":
                 tick = None if progress is None else _share_of(progress, info.duration, size)

@@ -30,4 +30,10 @@ def recovery_report(
     if baseline is None:
         baseline = baseline_run(result, progress)
     assert baseline is not None
-    return recovery_entries(result.scenario, dcr_load(result.counters), dcr_load(baseline.counters))
+    return recovery_entries(
+        result.scenario,
+        dcr_load(result.counters),
+        dcr_load(baseline.counters),
+        result.counts,
+        baseline.counts,
+    )

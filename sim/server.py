@@ -35,6 +35,7 @@ from dcrload.core.actions import CallApi, Failure, FetchToken, Register, Respons
 from dcrload.core.streams import Rng
 from dcrload.core.throttle import TokenBucket
 from dcrload.model.agent import Burst, Send
+from dcrload.model.counts import RunCounts, Service
 from dcrload.model.scenario import Scenario
 
 EMPTY: dict[str, str] = {}
@@ -50,9 +51,17 @@ def _refused(refusal: semantics.Refusal, route: str, headers: dict[str, str]) ->
 class SimServer:
     """Answers requests; keeps the worker queue, the throttle buckets and the counts of work."""
 
-    def __init__(self, scenario: Scenario, *, fifo: bool = True) -> None:
+    def __init__(
+        self, scenario: Scenario, *, fifo: bool = True, counts: RunCounts | None = None
+    ) -> None:
         self.scenario = scenario
         server = scenario.server
+        self.record: Service | None = None
+        """Where each DCR request's wait, response time and busy time go (`RunCounts.service`)."""
+        if counts is not None:
+            self.record = counts.service
+            self.record.workers = server.workers
+        self.reject_cost = server.reject_cost
         self.timeout = server.timeout
         self.rtt = server.network_rtt
         self.service_time = server.service_time
@@ -138,18 +147,25 @@ class SimServer:
         )
         rtt = self.rtt
         if self.throttle.enabled and not self.admit(device, now):
-            return rtt, self._throttled[route]
+            return self._refuse(route, now, rng, self._throttled[route])
         mode = self.outage(now) if self.outages else None
         if mode is not None:
             if mode == "timeout":
                 return self.timeout, TIMEOUT
             if mode == "503":
-                return rtt, self._unavailable[route]
+                return self._refuse(route, now, rng, self._unavailable[route])
             if route == "api":  # "401": a botched key rotation; the DCR routes work
                 return rtt, self._rejected
         if route == "api":
             return rtt, self._api(action.access_token, now)  # type: ignore[union-attr]
-        delay = rtt + self._queue(now + rtt / 2, self.service_time.sample(rng))
+        arrival = now + rtt / 2
+        service = self.service_time.sample(rng)
+        wait, through = self._queue(arrival, service)
+        delay = rtt + through
+        record = self.record
+        if record is not None:
+            record.busy(arrival + wait, arrival + wait + service)
+            record.served(route, now, wait, min(rtt + wait + service, self.timeout))
         if delay > self.timeout:
             return self.timeout, TIMEOUT
         done = now + delay
@@ -188,16 +204,34 @@ class SimServer:
                 return k * every + delay, Burst(k, reply)
         return (n - 1) * every + rtt, Burst(n)
 
-    def _queue(self, arrival: float, service: float) -> float:
-        """Seconds from arrival to the end of service (FIFO on the first free worker)."""
+    def _refuse(
+        self, route: str, now: float, rng: Rng, refusal: Response
+    ) -> tuple[float, Response]:
+        """A 429 or 503: free unless `server.reject_cost` makes a DCR refusal take a worker
+        for that share of a service time (contention from rejected retries)."""
+        if not self.reject_cost or route == "api":
+            return self.rtt, refusal
+        arrival = now + self.rtt / 2
+        service = self.reject_cost * self.service_time.sample(rng)
+        wait, through = self._queue(arrival, service)
+        if self.record is not None:
+            self.record.busy(arrival + wait, arrival + wait + service)
+        delay = self.rtt + through
+        if delay > self.timeout:
+            return self.timeout, TIMEOUT  # type: ignore[return-value]
+        return delay, refusal
+
+    def _queue(self, arrival: float, service: float) -> tuple[float, float]:
+        """(queue wait, seconds from arrival to the end of service): FIFO on the first free
+        worker; with `fifo=False` no wait (checked afterwards by `queue_free`)."""
         if not self.fifo:
             self.arrivals.append(arrival)
             self.services.append(service)
-            return service
+            return 0.0, service
         start = max(arrival, self._free_at[0])
         finish = start + service
         heapq.heapreplace(self._free_at, finish)
-        return finish - arrival
+        return start - arrival, finish - arrival
 
     def queue_free(self) -> bool:
         """Whether no request served with `fifo=False` would have waited for a worker.

@@ -166,6 +166,216 @@ class Blocked:
         return [a / self.bin_width for a in self.area()]
 
 
+# ---------------------------------------------------------------------- service figures
+
+GROWTH = 1.01
+"""Width of one latency bucket: each is 1 % wider than the one below, so a percentile read
+from the buckets (their geometric middle) is within 0.5 % of the exact order statistic."""
+FLOOR = 1e-6
+"""Latencies below 1 µs (a request that never waited) fall in bucket -1, read as 0."""
+_SCALE = 1.0 / math.log(GROWTH)
+NS = 1_000_000_000
+MEASURES = ("wait", "response")
+"""wait: arrival to start of service; response: send to answer, as the client saw it."""
+
+
+def bucket_of(seconds: float) -> int:
+    """The log-spaced bucket of a latency (-1 for anything under `FLOOR`)."""
+    if seconds < FLOOR:
+        return -1
+    return int(math.log(seconds / FLOOR) * _SCALE)
+
+
+def bucket_value(index: int) -> float:
+    """The latency a bucket stands for: its geometric middle (0 for bucket -1)."""
+    if index < 0:
+        return 0.0
+    return float(FLOOR * GROWTH ** (index + 0.5))
+
+
+def quantile_of(histogram: dict[int, int], q: float) -> float:
+    """The q-quantile (the ceil(q·n)-th smallest) of the latencies a histogram holds."""
+    total = sum(histogram.values())
+    if total == 0:
+        return 0.0
+    rank = max(1, math.ceil(q * total - 1e-9))
+    seen = 0
+    for index in sorted(histogram):
+        seen += histogram[index]
+        if seen >= rank:
+            return bucket_value(index)
+    return bucket_value(max(histogram))  # pragma: no cover - rank <= total
+
+
+def merge_histograms(histograms: Iterable[dict[int, int]]) -> dict[int, int]:
+    merged: dict[int, int] = defaultdict(int)
+    for histogram in histograms:
+        for index, n in histogram.items():
+            merged[index] += n
+    return dict(merged)
+
+
+def _pairs(histogram: dict[int, int]) -> list[list[int]]:
+    return [[k, n] for k, n in sorted(histogram.items())]
+
+
+class Service:
+    """What the DCR workers did: each request's queue wait and response time as log-spaced
+    histograms per endpoint and time bin, their exact sums (integer nanoseconds) and
+    maxima, and the workers' busy time per bin.
+
+    Integers and maxima only, so instances may report in any order and the recorders of
+    several processes merge exactly (`to_json` / `merge`). Requests are binned by the time
+    they were sent, like the request counts; busy time is split at bin boundaries.
+    """
+
+    def __init__(self, duration: float, bin_width: float) -> None:
+        self.duration = duration
+        self.bin_width = bin_width
+        self.bins = bin_count(duration, bin_width)
+        self.hist: dict[tuple[str, str, int], dict[int, int]] = {}
+        self.sum_ns: dict[tuple[str, str, int], int] = defaultdict(int)
+        self.max: dict[tuple[str, str, int], float] = {}
+        self.busy_ns = [0] * self.bins
+        self.workers = 0
+
+    def _add(self, key: tuple[str, str, int], seconds: float) -> None:
+        histogram = self.hist.get(key)
+        if histogram is None:
+            histogram = self.hist[key] = {}
+        index = bucket_of(seconds)
+        histogram[index] = histogram.get(index, 0) + 1
+        self.sum_ns[key] += round(seconds * NS)
+        if seconds > self.max.get(key, -1.0):
+            self.max[key] = seconds
+
+    def served(self, endpoint: str, sent: float, wait: float, response: float) -> None:
+        """One request of `endpoint` sent at `sent` waited `wait` s and was answered in
+        `response` s."""
+        if 0 <= sent < self.duration:
+            index = min(self.bins - 1, int(sent // self.bin_width))
+            self._add((endpoint, "wait", index), wait)
+            self._add((endpoint, "response", index), response)
+
+    def busy(self, start: float, end: float) -> None:
+        """A worker was busy over [start, end)."""
+        width = self.bin_width
+        t = max(0.0, start)
+        end = min(end, self.duration)
+        while t < end:
+            index = min(self.bins - 1, int(t // width))
+            stop = end if index == self.bins - 1 else min(end, (index + 1) * width)
+            self.busy_ns[index] += round((stop - t) * NS)
+            t = stop
+
+    # -------------------------------------------------------------- figures
+
+    def histogram(self, endpoint: str, measure: str, bins: Iterable[int] | None = None
+                  ) -> dict[int, int]:  # fmt: skip
+        """The histogram of one endpoint's measure over `bins` (default: the whole run)."""
+        wanted = None if bins is None else set(bins)
+        return merge_histograms(
+            h for (e, m, b), h in self.hist.items()
+            if e == endpoint and m == measure and (wanted is None or b in wanted)
+        )  # fmt: skip
+
+    def figures(self, endpoint: str, measure: str, bins: Iterable[int] | None = None
+                ) -> dict[str, float] | None:  # fmt: skip
+        """count, mean, p50, p95, p99 and max (seconds) over `bins`; None if nothing was served."""
+        wanted = None if bins is None else set(bins)
+        keys = [k for k in self.hist if k[0] == endpoint and k[1] == measure
+                and (wanted is None or k[2] in wanted)]  # fmt: skip
+        histogram = merge_histograms(self.hist[k] for k in keys)
+        count = sum(histogram.values())
+        if not count:
+            return None
+        return {
+            "count": count,
+            "mean": sum(self.sum_ns[k] for k in keys) / NS / count,
+            "p50": quantile_of(histogram, 0.50),
+            "p95": quantile_of(histogram, 0.95),
+            "p99": quantile_of(histogram, 0.99),
+            "max": max(self.max[k] for k in keys),
+        }
+
+    def utilisation(self) -> list[float]:
+        """Share of the workers' time spent serving, per bin."""
+        capacity = max(1, self.workers) * self.bin_width
+        return [busy / NS / capacity for busy in self.busy_ns]
+
+    def mean_queue(self) -> list[float]:
+        """Mean number of requests waiting for a worker, per bin: the waits of the requests
+        sent in the bin over its width (Little's law)."""
+        total = [0] * self.bins
+        for (_, measure, index), ns in self.sum_ns.items():
+            if measure == "wait":
+                total[index] += ns
+        return [ns / NS / self.bin_width for ns in total]
+
+    # -------------------------------------------------------------- merging
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "workers": self.workers,
+            "busy_ns": list(self.busy_ns),
+            "latency": [
+                [e, m, b, self.sum_ns[e, m, b], self.max[e, m, b], _pairs(h)]
+                for (e, m, b), h in sorted(self.hist.items())
+            ],
+        }
+
+    def merge(self, data: dict[str, Any]) -> None:
+        self.workers = max(self.workers, int(data.get("workers", 0)))
+        for index, ns in enumerate(data.get("busy_ns", [])[: self.bins]):
+            self.busy_ns[index] += int(ns)
+        for endpoint, measure, index, total, top, items in data.get("latency", []):
+            key = (endpoint, measure, int(index))
+            histogram = self.hist.setdefault(key, {})
+            for bucket, n in items:
+                histogram[int(bucket)] = histogram.get(int(bucket), 0) + int(n)
+            self.sum_ns[key] += int(total)
+            self.max[key] = max(self.max.get(key, -1.0), float(top))
+
+
+class PerSecond:
+    """DCR requests per second of scenario time, sparse: the one-second peak rate exactly."""
+
+    def __init__(self, duration: float) -> None:
+        self.duration = duration
+        self.counts: dict[str, dict[int, int]] = {}
+
+    def add(self, endpoint: str, t: float) -> None:
+        row = self.counts.get(endpoint)
+        if row is None:
+            row = self.counts[endpoint] = {}
+        second = int(t)
+        row[second] = row.get(second, 0) + 1
+
+    def peak(self, endpoint: str, start: float = 0.0, end: float = math.inf) -> int:
+        """Most requests of `endpoint` in one second within [start, end)."""
+        row = self.counts.get(endpoint, {})
+        return max((n for s, n in row.items() if start <= s < end), default=0)
+
+    def total_peak(self, endpoints: Sequence[str], start: float = 0.0,
+                   end: float = math.inf) -> int:  # fmt: skip
+        """Most requests of all `endpoints` together in one second within [start, end)."""
+        together: dict[int, int] = defaultdict(int)
+        for endpoint in endpoints:
+            for s, n in self.counts.get(endpoint, {}).items():
+                if start <= s < end:
+                    together[s] += n
+        return max(together.values(), default=0)
+
+    def to_json(self) -> dict[str, list[list[int]]]:
+        return {e: sorted([s, n] for s, n in row.items()) for e, row in sorted(self.counts.items())}
+
+    def merge(self, data: dict[str, list[list[int]]]) -> None:
+        for endpoint, pairs in data.items():
+            row = self.counts.setdefault(endpoint, {})
+            for second, n in pairs:
+                row[int(second)] = row.get(int(second), 0) + int(n)
+
+
 @dataclass
 class RunCounts:
     """The recorder of one driver process: every agent reports here."""
@@ -183,8 +393,12 @@ class RunCounts:
     failed_api_calls: int = 0
     instances: int = 0
     by_cohort: list[dict[str, int]] = field(init=False)
+    service: Service = field(init=False)
+    per_second: PerSecond = field(init=False)
 
     def __post_init__(self) -> None:
+        self.service = Service(self.duration, self.bin_width)
+        self.per_second = PerSecond(self.duration)
         self.counters = Counters(self.duration, self.bin_width)
         self.reauthentications = Tally(self.duration, self.bin_width)
         self.expired_calls = Tally(self.duration, self.bin_width)
@@ -198,6 +412,8 @@ class RunCounts:
         if 0 <= t < self.duration:
             self.counters.add(endpoint, outcome, t)
             self.by_cohort[cohort][endpoint] += 1
+            if endpoint != "api":
+                self.per_second.add(endpoint, t)
 
     def series(self, endpoint: str, outcome: str, first: float, step: float, n: int,
                cohort: int) -> None:  # fmt: skip
@@ -240,6 +456,8 @@ class RunCounts:
             "failed_api_calls": self.failed_api_calls,
             "instances": self.instances,
             "by_cohort": [dict(c) for c in self.by_cohort],
+            "service": self.service.to_json(),
+            "per_second": self.per_second.to_json(),
         }
 
     def merge(self, data: dict[str, Any]) -> None:
@@ -257,6 +475,8 @@ class RunCounts:
         for mine, theirs in zip(self.by_cohort, data.get("by_cohort", []), strict=False):
             for key, n in theirs.items():
                 mine[key] = mine.get(key, 0) + n
+        self.service.merge(data.get("service", {}))
+        self.per_second.merge(data.get("per_second", {}))
 
 
 @dataclass

@@ -304,6 +304,9 @@ class Server(_Section):
     """Client timeout: a request not answered in time counts as a timeout."""
     network_rtt: Duration = Field(default=0.02, ge=0)
     """Round trip between device and service, added to every answer (default 20 ms)."""
+    reject_cost: float = Field(default=0.0, ge=0, le=1)
+    """Share of a service time a refused DCR request (429, 503) holds a worker for
+    (default 0: refusals cost the workers nothing)."""
     throttle: Throttle = Throttle()
 
 

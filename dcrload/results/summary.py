@@ -6,13 +6,18 @@ files in the same formats.
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any
 
 from dcrload.analysis.recovery import fault_windows
-from dcrload.model.counts import RunResult
+from dcrload.model.counts import MEASURES, RunCounts, RunResult
 from dcrload.results.files import endpoint_summary, write_json, write_timeseries
 from dcrload.results.report import plot_report
+
+DCR_ENDPOINTS = ("register", "token")
+SERVICE_COLUMNS = ("bin_start_s", "endpoint", "measure", "requests", "mean_ms", "p50_ms",
+                   "p95_ms", "p99_ms", "max_ms")  # fmt: skip
 
 
 def impact_of(result: RunResult) -> dict[str, Any]:
@@ -49,6 +54,52 @@ def _outcomes(counters: Any, endpoint: str) -> dict[str, int]:
     return found
 
 
+def latency_of(counts: RunCounts, endpoint: str) -> dict[str, Any] | None:
+    """p50/p95/p99/max/mean of one DCR endpoint's response time and queue wait, in ms
+    (None when the run has no service figures: a load test, or nothing served)."""
+    found: dict[str, Any] = {}
+    for measure in MEASURES:
+        figures = counts.service.figures(endpoint, measure)
+        if figures is None:
+            return None
+        found["served"] = figures.pop("count")
+        found[measure] = {k: round(v * 1000.0, 3) for k, v in figures.items()}
+    return {"unit": "ms", **found}
+
+
+def endpoints_of(result: RunResult) -> dict[str, Any]:
+    """The `endpoints` section: counts and 5-minute rates, and for the DCR endpoints the
+    one-second peak rate and the latency figures of the model."""
+    info = result.scenario.scenario
+    endpoints = endpoint_summary(result.counters.items(), info.bin, result.duration)
+    counts = result.counts
+    for endpoint in DCR_ENDPOINTS:
+        entry = endpoints.get(endpoint)
+        if entry is None:
+            continue
+        entry["peak_rps_1s"] = float(counts.per_second.peak(endpoint))
+        latency = latency_of(counts, endpoint)
+        if latency is not None:
+            entry["latency"] = latency
+    return endpoints
+
+
+def workers_of(counts: RunCounts) -> dict[str, Any] | None:
+    """The DCR workers: utilisation and mean queue length, over the run and at their peak bin."""
+    service = counts.service
+    if not service.workers:
+        return None
+    utilisation, queue = service.utilisation(), service.mean_queue()
+    bins = len(utilisation)
+    return {
+        "workers": service.workers,
+        "utilisation_mean": round(sum(utilisation) / bins, 6),
+        "utilisation_peak": round(max(utilisation), 6),
+        "mean_queue": round(sum(queue) / bins, 6),
+        "mean_queue_peak": round(max(queue), 6),
+    }
+
+
 def summary_of(result: RunResult, recovery: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The summary.json contract of DESIGN.md, plus fleet facts and fault recovery times."""
     scenario = result.scenario
@@ -65,7 +116,8 @@ def summary_of(result: RunResult, recovery: list[dict[str, Any]] | None = None) 
             "tokens_issued": result.tokens_issued,
             "api_calls_wanted": result.counts.api_wanted,
         },
-        "endpoints": endpoint_summary(result.counters.items(), info.bin, result.duration),
+        "endpoints": endpoints_of(result),
+        **({"workers": w} if (w := workers_of(result.counts)) else {}),
         "impact": {**impact_of(result), "recovery": recovery or []},
         "cohorts": result.cohort_summary(),
         "engine": {
@@ -77,6 +129,29 @@ def summary_of(result: RunResult, recovery: list[dict[str, Any]] | None = None) 
             else 0.0,
         },
     }
+
+
+def write_service(path: Path, counts: RunCounts, bin_width: float) -> None:
+    """`service.csv`, tidy, per bin: each DCR endpoint's wait and response-time figures
+    (ms), and two rows of endpoint "workers" (measure utilisation, mean_queue) whose value
+    is in the mean_ms column."""
+    service = counts.service
+    utilisation, queue = service.utilisation(), service.mean_queue()
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(SERVICE_COLUMNS)
+        for index in range(service.bins):
+            start = f"{index * bin_width:g}"
+            for endpoint in DCR_ENDPOINTS:
+                for measure in MEASURES:
+                    figures = service.figures(endpoint, measure, [index])
+                    if figures is None:
+                        continue
+                    ms = [round(figures[k] * 1000.0, 3) for k in ("mean", "p50", "p95", "p99")]
+                    top = round(figures["max"] * 1000.0, 3)
+                    writer.writerow([start, endpoint, measure, figures["count"], *ms, top])
+            for measure, value in (("utilisation", utilisation), ("mean_queue", queue)):
+                writer.writerow([start, "workers", measure, "", round(value[index], 6)] + [""] * 4)
 
 
 def shaded_windows(result: RunResult) -> list[tuple[float, float, str]]:
@@ -137,6 +212,8 @@ def write_files(
     info = result.scenario.scenario
     write_json(out / "summary.json", summary)
     write_timeseries(out / "timeseries.csv", result.counters.items(), info.bin)
+    if result.counts.service.workers:
+        write_service(out / "service.csv", result.counts, info.bin)
     inputs = report_inputs(result, summary, title, baseline=baseline, time_scale=time_scale)
     plot_report(out / "report.png", **inputs)
 

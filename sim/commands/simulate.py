@@ -93,5 +93,8 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
         if after is None:
             told = "did not come back to its baseline within the run"
         else:
-            told = f"came back within 10 % of its baseline {after / 60:.0f} min after it ended"
+            told = (
+                f"came back within 10 % of its baseline {after / 60:.0f} min after it ended"
+                f" (and stayed {window['sustained_s'] / 3600:g} h)"
+            )
         console.print(f"{window['fault']}: load {told}", highlight=False)
