@@ -104,6 +104,8 @@ class State(enum.Enum):
     BLOCKED = "blocked"
     """The software statement was refused: nothing works until an app update (FAQ 5)."""
 
+    __hash__ = object.__hash__  # members are singletons: hash by identity, in C (hot path)
+
 
 S = State
 REQUESTS = ("Register", "FetchToken", "CallApi")
@@ -340,7 +342,8 @@ class AppInstance:
         return self._pending
 
     def reading(self, now: float) -> float:
-        return self.clock.reading(self.config.basis, now)
+        clock = self.clock
+        return now if clock.exact else clock.reading(self.config.basis, now)
 
     def token_usable(self, now: float) -> bool:
         """Whether an API call now would go out on the cached token without a refresh first."""
@@ -467,7 +470,7 @@ class AppInstance:
 
     def handle(self, event: Event, now: float) -> None:
         """Feed one event; `Response`/`Failure`/`Reauthenticated` answer the pending action."""
-        if isinstance(event, Response | Failure | Reauthenticated):
+        if isinstance(event, _ANSWERS):
             pending, self._pending = self._pending, None
             if pending is None:
                 raise LifecycleError(f"{event!r} answers no pending action")
@@ -653,15 +656,15 @@ class AppInstance:
     def _parse_token(self, body: Mapping[str, Any], now: float) -> Token | None:
         """Read the lifetime on the cohort's basis and plan the refresh; None if malformed."""
         value, expires_in = body.get("access_token"), body.get("expires_in")
-        if not isinstance(value, str) or not isinstance(expires_in, int | float):
+        if not isinstance(value, str) or not isinstance(expires_in, (int, float)):
             return None
         scale = self.config.time_scale
         reading = self.reading(now)
         if self.config.basis == "exp":
             exp = jwt_claims(value).get("exp")
-            if not isinstance(exp, int | float):
+            if not isinstance(exp, (int, float)):
                 created = body.get("created_at")
-                if not isinstance(created, int | float):
+                if not isinstance(created, (int, float)):
                     return None
                 exp = created / 1000.0 + expires_in
             expiry = (float(exp) - self.config.epoch) * scale
@@ -719,6 +722,9 @@ class AppInstance:
         self._retry_until = -math.inf
         self._gave_up = True
 
+
+_ANSWERS = (Response, Failure, Reauthenticated)
+"""Events that answer the pending action (a tuple: `isinstance` with a `|` union is slower)."""
 
 _STARTED: dict[type, State] = {
     Register: State.REGISTERING,
