@@ -136,9 +136,10 @@ class _StubClient:
 def step_overhead(seconds: float = 2.0) -> float:
     """Microseconds of client-side work per lifecycle step, the HTTP call stubbed out:
     heap, instance process, lifecycle, `dcrload.core.wire`, answer parsing, counting."""
+    from loadtests.fleet import LiveFleet
+
     from dcrload.model.loadshape import loadtest_scenario
     from dcrload.model.scenario import load_scenario
-    from loadtests.fleet import LiveFleet
     from loadtests.options import wire_profile
     from loadtests.timescale import DriverClock
 

@@ -79,10 +79,11 @@ def simulate(
     if (jobs > 1 or sample < 1.0 or dask is not None) and engine != "direct":
         from sim.shards import simulate_split
 
+        asked = jobs
         if needs_events(scenario):
             jobs, dask = 1, None
         if jobs > 1 or sample < 1.0 or dask is not None:
-            return simulate_split(
+            result = simulate_split(
                 scenario,
                 seed=seed,
                 jobs=jobs,
@@ -92,6 +93,13 @@ def simulate(
                 bulk=bulk,
                 event=engine == "event" or needs_events(scenario),
             )
+            if asked > jobs:
+                result.engine["shards"] = {"count": 1, "why": "a shared throttle bucket"}
+            return result
+        if asked > jobs:
+            single = simulate(scenario, seed=seed, progress=progress, engine=engine, bulk=bulk)
+            single.engine["shards"] = {"count": 1, "why": "a shared throttle bucket"}
+            return single
     started = time.perf_counter()
     model = FleetModel(scenario, seed)
     if not bulk:

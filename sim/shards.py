@@ -277,12 +277,21 @@ class ScaledBlocked(Blocked):
 
 
 def scaled(data: dict[str, Any], factor: float) -> dict[str, Any]:
-    """`RunCounts.to_json` data with every count multiplied by `factor` and rounded."""
+    """`RunCounts.to_json` data with every count multiplied by `factor` and rounded, and
+    no blocked times (those are weighted, not copied: `ScaledBlocked`)."""
     if factor == 1.0:
-        return data
+        return {**data, "blocked_starts": [], "blocked_ends": []}
 
     def row(values: Sequence[int]) -> list[int]:
-        return [round(v * factor) for v in values]
+        """Rounded on the running sum, so that the row's total is its scaled total
+        (bin-by-bin rounding would lose a third of every single request at F = 0.3)."""
+        out, before, running = [], 0, 0
+        for v in values:
+            running += v
+            after = round(running * factor)
+            out.append(after - before)
+            before = after
+        return out
 
     out = dict(data)
     out["series"] = [[e, o, row(r)] for e, o, r in data["series"]]
@@ -301,9 +310,9 @@ def merged(scenario: Scenario, parts: Sequence[dict[str, Any]], factor: float) -
     counts = RunCounts(info.duration, info.bin, len(scenario.cohorts))
     if factor != 1.0:
         counts.blocked = ScaledBlocked(info.duration, info.bin, factor)
-    for part in parts:
-        counts.merge(scaled(part, factor))
-        counts.blocked.extend(part["blocked_starts"], part["blocked_ends"])
+    whole = _sum_parts(scenario, parts)  # added exactly, then scaled once
+    counts.merge(scaled(whole, factor))
+    counts.blocked.extend(whole["blocked_starts"], whole["blocked_ends"])
     return counts
 
 
@@ -397,6 +406,8 @@ def simulate_split(
         ]
 
     mode, fell_back = ("event" if event else "direct"), False
+    if event and shards > 1:
+        raise ValueError("shared throttle buckets cannot be split into shards: use jobs=1")
     each = None if (shards == 1 and sample >= 1.0) else max(1, round(workers / shards))
     answers = run_tasks(tasks(mode, None if mode == "direct" else each), jobs, dask, tick)
     if mode == "direct" and not queue_free(scenario, answers, workers):
