@@ -16,8 +16,12 @@ costs a few microseconds per request. On a 2-core machine the generator and the 
 share the cores; the figures are therefore a lower bound, but the ratio compares like
 with like. Loopback only; every phase is bounded in time.
 
-Run: ``python bench/bench_mock.py [--seconds 5] [--generators 2] [--alg ES256]``; writes
-``bench/results/mock.json`` and prints the ratio.
+``--url http://127.0.0.1:PORT/PATH`` measures any other server on this machine with the
+same generator (a GET, or a form POST with ``--url-form``): the independent-server side of
+the comparison; loopback only.
+
+Run: ``python bench/bench_mock.py [--seconds 5] [--generators 2] [--alg ES256] [--url URL]``;
+writes ``bench/results/mock.json`` and prints the ratio.
 """
 
 from __future__ import annotations
@@ -197,20 +201,40 @@ def load(url: str, request: bytes, generators: int, seconds: float) -> dict[str,
 # --------------------------------------------------------------------------- main
 
 
-def main() -> int:
+def url_request(url: str, form: str | None) -> tuple[str, bytes]:
+    """(base URL, request bytes) for `--url`: loopback only, a GET or a form POST."""
+    parts = httpx.URL(url)
+    if parts.host not in ("127.0.0.1", "localhost") or parts.scheme != "http" or not parts.port:
+        raise SystemExit(f"--url {url}: expected http://127.0.0.1:PORT/PATH (loopback only)")
+    target = parts.raw_path.decode() or "/"
+    head = f"Host: 127.0.0.1:{parts.port}\r\n"
+    if form is None:
+        return f"http://127.0.0.1:{parts.port}", f"GET {target} HTTP/1.1\r\n{head}\r\n".encode()
+    body = form.encode()
+    request = (
+        f"POST {target} HTTP/1.1\r\n{head}Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    return f"http://127.0.0.1:{parts.port}", request
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=SECONDS)
     parser.add_argument("--generators", type=int, default=GENERATORS)
     parser.add_argument("--alg", default="ES256", choices=("ES256", "EdDSA", "RS256"))
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--url", help="also measure this loopback URL with the same generator")
+    parser.add_argument("--url-form", help="POST this form body to --url (default: GET)")
     parser.add_argument("--serve-bare", nargs=2, metavar=("KIND", "SIZE"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.serve_bare:
         serve_bare(args.serve_bare[0], int(args.serve_bare[1]))
         return 0
     if not 0 < args.seconds <= 60 or not 1 <= args.generators <= 16:
         parser.error("--seconds must be in (0, 60] and --generators in [1, 16]")
 
+    other = url_request(args.url, args.url_form) if args.url else None  # refused before any run
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         mock, url = start(
@@ -263,6 +287,9 @@ def main() -> int:
             finally:
                 reap(server)
 
+    if other is not None:
+        base, request = other
+        figures["url"] = {"url": args.url, **load(base, request, args.generators, args.seconds)}
     token = figures["token"]["requests_per_second"]
     result = {
         "benchmark": "mock token route vs bare apps (same server config, same generator)",
@@ -281,6 +308,9 @@ def main() -> int:
         ),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    if "url" in figures:
+        other = figures["url"]["requests_per_second"]
+        result["ratio_token_to_url"] = round(token / other, 3) if other else None
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     for name, figure in figures.items():
