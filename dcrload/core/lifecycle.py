@@ -369,11 +369,12 @@ class AppInstance:
         ):
             return now
         basis = self.config.basis
-        if self.reading(now) >= token.expiry:
+        reading = self.reading(now)
+        if reading >= token.expiry:
             return now
         limit = self.clock.when(basis, token.expiry, now)
         if self.config.refresh.proactive:
-            if self.reading(now) >= token.refresh_at:
+            if reading >= token.refresh_at:
                 return now
             limit = min(limit, self.clock.when(basis, token.refresh_at, now))
         return limit
@@ -441,9 +442,10 @@ class AppInstance:
             return not fresh
         proactive = self.config.refresh.proactive
         timer_ok = self.active and proactive and now >= token.earliest_refresh_at
-        if self.reading(now) >= token.expiry:
+        reading = self.reading(now)
+        if reading >= token.expiry:
             return (wanted and not fresh) or timer_ok
-        if self.reading(now) < token.refresh_at:
+        if reading < token.refresh_at:
             return False
         return timer_ok or (wanted and proactive and not fresh)
 
@@ -453,9 +455,10 @@ class AppInstance:
             return True
         if now <= token.obtained_at:
             return False
-        if self.reading(now) >= token.expiry:
+        reading = self.reading(now)
+        if reading >= token.expiry:
             return True
-        return self._refresh_failed and self.reading(now) >= token.mandatory_at
+        return self._refresh_failed and reading >= token.mandatory_at
 
     def _next_wakeup(self, now: float) -> float:
         token = self.token
