@@ -16,9 +16,12 @@ costs a few microseconds per request. On a 2-core machine the generator and the 
 share the cores; the figures are therefore a lower bound, but the ratio compares like
 with like. Loopback only; every phase is bounded in time.
 
-Run: ``python bench/bench_mock.py [--seconds 5] [--generators 2] [--alg ES256]``; writes
-``bench/results/mock.json`` and prints the ratio. ``--url http://127.0.0.1:PORT --statement
-FILE`` measures the token route of a mock that is already running instead (throttle off).
+``--url http://127.0.0.1:PORT/PATH`` measures any other server on this machine with the
+same generator (a GET, or a form POST with ``--url-form``): the independent-server side of
+the comparison; loopback only.
+
+Run: ``python bench/bench_mock.py [--seconds 5] [--generators 2] [--alg ES256] [--url URL]``;
+writes ``bench/results/mock.json`` and prints the ratio.
 """
 
 from __future__ import annotations
@@ -198,87 +201,40 @@ def load(url: str, request: bytes, generators: int, seconds: float) -> dict[str,
 # --------------------------------------------------------------------------- main
 
 
-def token_request(url: str, statement: str) -> tuple[bytes, bytes, int]:
-    """(raw token request, its form, the answer's size) for a client registered at `url`."""
-    device = {"X-Device-Info": "YmVuY2g="}
-    answer = httpx.post(
-        url + "/o/client/register", json={"software_statement": statement}, headers=device
-    )
-    if answer.status_code != 201:
-        raise SystemExit(f"bench_mock: registration at {url} answered {answer.status_code}")
-    creds = answer.json()
-    form = (
-        f"grant_type=client_credentials&client_id={creds['client_id']}"
-        f"&client_secret={creds['client_secret']}"
-    ).encode()
-    sample = httpx.post(
-        url + "/o/client/token",
-        content=form,
-        headers={**device, "Content-Type": "application/x-www-form-urlencoded"},
-    )
-    if sample.status_code != 201:
-        raise SystemExit(f"bench_mock: the token route at {url} answered {sample.status_code}")
+def url_request(url: str, form: str | None) -> tuple[str, bytes]:
+    """(base URL, request bytes) for `--url`: loopback only, a GET or a form POST."""
+    parts = httpx.URL(url)
+    if parts.host not in ("127.0.0.1", "localhost") or parts.scheme != "http" or not parts.port:
+        raise SystemExit(f"--url {url}: expected http://127.0.0.1:PORT/PATH (loopback only)")
+    target = parts.raw_path.decode() or "/"
+    head = f"Host: 127.0.0.1:{parts.port}\r\n"
+    if form is None:
+        return f"http://127.0.0.1:{parts.port}", f"GET {target} HTTP/1.1\r\n{head}\r\n".encode()
+    body = form.encode()
     request = (
-        b"POST /o/client/token HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        b"Content-Type: application/x-www-form-urlencoded\r\nX-Device-Info: YmVuY2g=\r\n"
-        + f"Content-Length: {len(form)}\r\n\r\n".encode()
-        + form
-    )
-    return request, form, len(sample.content)
+        f"POST {target} HTTP/1.1\r\n{head}Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    return f"http://127.0.0.1:{parts.port}", request
 
 
-def measure_url(args: argparse.Namespace) -> int:
-    """`--url`: the token route of a running mock (e.g. one started with --workers N)."""
-    if args.statement is None or not args.statement.is_file():
-        raise SystemExit("bench_mock: --url needs --statement FILE (a statement it trusts)")
-    url = args.url.rstrip("/")
-    if not url.startswith("http://127.0.0.1:") and not url.startswith("http://localhost:"):
-        raise SystemExit("bench_mock: --url must be a loopback http://127.0.0.1:PORT address")
-    request, _form, size = token_request(url, args.statement.read_text().strip())
-    figure = load(url, request, args.generators, args.seconds)
-    result = {
-        "benchmark": "token route of a running mock",
-        "url": url,
-        "body_bytes": size,
-        "seconds": args.seconds,
-        "generators": args.generators,
-        "connections_per_generator": CONNECTIONS,
-        "pipeline": PIPELINE,
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "token": figure,
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"token at {url}: {figure['requests_per_second']:.0f} req/s  {figure['statuses']}")
-    print(f"written to {args.out}")
-    return 0
-
-
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=SECONDS)
     parser.add_argument("--generators", type=int, default=GENERATORS)
     parser.add_argument("--alg", default="ES256", choices=("ES256", "EdDSA", "RS256"))
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument(
-        "--url",
-        help="measure the token route of a mock already running there (adobe-pass profile, "
-        "throttle off) instead of starting one; needs --statement",
-    )
-    parser.add_argument("--statement", type=Path, help="a software statement the mock trusts")
+    parser.add_argument("--url", help="also measure this loopback URL with the same generator")
+    parser.add_argument("--url-form", help="POST this form body to --url (default: GET)")
     parser.add_argument("--serve-bare", nargs=2, metavar=("KIND", "SIZE"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.serve_bare:
         serve_bare(args.serve_bare[0], int(args.serve_bare[1]))
         return 0
     if not 0 < args.seconds <= 60 or not 1 <= args.generators <= 16:
         parser.error("--seconds must be in (0, 60] and --generators in [1, 16]")
 
-    if args.url:
-        return measure_url(args)
-
+    other = url_request(args.url, args.url_form) if args.url else None  # refused before any run
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         mock, url = start(
@@ -298,7 +254,27 @@ def main() -> int:
         )
         try:
             statement = (Path(tmp) / "keys" / "dcrload-demo.jwt").read_text().strip()
-            request, form, size = token_request(url, statement)
+            device = {"X-Device-Info": "YmVuY2g="}
+            creds = httpx.post(
+                url + "/o/client/register", json={"software_statement": statement}, headers=device
+            ).json()
+            form = (
+                f"grant_type=client_credentials&client_id={creds['client_id']}"
+                f"&client_secret={creds['client_secret']}"
+            ).encode()
+            sample = httpx.post(
+                url + "/o/client/token",
+                content=form,
+                headers={**device, "Content-Type": "application/x-www-form-urlencoded"},
+            )
+            assert sample.status_code == 201, sample.text
+            size = len(sample.content)
+            request = (
+                b"POST /o/client/token HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/x-www-form-urlencoded\r\nX-Device-Info: YmVuY2g=\r\n"
+                + f"Content-Length: {len(form)}\r\n\r\n".encode()
+                + form
+            )
             figures["token"] = load(url, request, args.generators, args.seconds)
         finally:
             reap(mock)
@@ -311,6 +287,9 @@ def main() -> int:
             finally:
                 reap(server)
 
+    if other is not None:
+        base, request = other
+        figures["url"] = {"url": args.url, **load(base, request, args.generators, args.seconds)}
     token = figures["token"]["requests_per_second"]
     result = {
         "benchmark": "mock token route vs bare apps (same server config, same generator)",
@@ -329,6 +308,9 @@ def main() -> int:
         ),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    if "url" in figures:
+        other = figures["url"]["requests_per_second"]
+        result["ratio_token_to_url"] = round(token / other, 3) if other else None
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     for name, figure in figures.items():

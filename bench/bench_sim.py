@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from dcrload.model.scenario import load_scenario  # noqa: E402
-from sim import simulate  # noqa: E402
+from sim.fleet import simulate  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "sim.json"
 DEFAULT_SCENARIO = REPO / "scenarios" / "default.toml"

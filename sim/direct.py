@@ -59,13 +59,17 @@ def run_fleet(
     server: SimServer,
     counts: RunCounts,
     progress: Callable[[int], None] | None = None,
+    *,
+    recorder: Callable[[Plan], RunCounts] | None = None,
 ) -> int:
-    """Run every plan's agent alone; return the events. `progress(done)` every 1,000."""
+    """Run every plan's agent alone; return the events. `progress(done)` every 1,000;
+    `recorder(plan)` picks each agent's counts (a sample's replicate group), else `counts`."""
     timeline = Timeline()
     events = 0
     for done, plan in enumerate(plans, 1):
         timeline.t = 0.0
-        events += run_alone(Agent(model, plan, counts, timeline.now), server, timeline)
+        mine = counts if recorder is None else recorder(plan)
+        events += run_alone(Agent(model, plan, mine, timeline.now), server, timeline)
         if progress is not None and done % 1000 == 0:
             progress(done)
     return events

@@ -40,8 +40,9 @@ def agent_process(env: simpy.Environment, agent: Agent, server: SimServer,
 
 
 def run_events(model: Any, plans: Any, server: SimServer, counts: RunCounts,
-               progress: Any = None, steps: int = 200) -> int:  # fmt: skip
-    """Run every plan's agent in one environment until the end; return the events."""
+               progress: Any = None, steps: int = 200, *, recorder: Any = None) -> int:  # fmt: skip
+    """Run every plan's agent in one environment until the end; return the events.
+    `recorder(plan)` picks each agent's counts (a sample's replicate group), else `counts`."""
     env = simpy.Environment()
     tally = [0]
 
@@ -49,7 +50,7 @@ def run_events(model: Any, plans: Any, server: SimServer, counts: RunCounts,
         return float(env.now)
 
     for plan in plans:
-        agent = Agent(model, plan, counts, now)
+        agent = Agent(model, plan, counts if recorder is None else recorder(plan), now)
         env.process(agent_process(env, agent, server, tally))
     duration = model.duration
     for k in range(1, steps + 1):

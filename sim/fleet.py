@@ -63,13 +63,43 @@ def simulate(
     progress: ProgressCallback | None = None,
     engine: Engine = "auto",
     bulk: bool = True,
+    jobs: int = 1,
+    sample: float = 1.0,
+    dask: str | None = None,
 ) -> RunResult:
     """Run the scenario's fleet for its duration and return the counts.
 
     `bulk=False` steps every API call as an event of its own (the counts are the same;
-    a test holds the two to it).
+    a test holds the two to it). `jobs` > 1 splits the fleet into shards run in parallel,
+    `sample` < 1 simulates that fraction of it and scales the counts, `dask` runs the
+    shards on a Dask cluster (`sim.shards`). A fleet whose instances share a throttle
+    bucket is not split (a shard would see only its share of the bucket's traffic).
     """
     seed = scenario.scenario.seed if seed is None else seed
+    if (jobs > 1 or sample < 1.0 or dask is not None) and engine != "direct":
+        from sim.shards import simulate_split
+
+        asked = jobs
+        if needs_events(scenario):
+            jobs, dask = 1, None
+        if jobs > 1 or sample < 1.0 or dask is not None:
+            result = simulate_split(
+                scenario,
+                seed=seed,
+                jobs=jobs,
+                sample=sample,
+                dask=dask,
+                progress=progress,
+                bulk=bulk,
+                event=engine == "event" or needs_events(scenario),
+            )
+            if asked > jobs:
+                result.engine["shards"] = {"count": 1, "why": "a shared throttle bucket"}
+            return result
+        if asked > jobs:
+            single = simulate(scenario, seed=seed, progress=progress, engine=engine, bulk=bulk)
+            single.engine["shards"] = {"count": 1, "why": "a shared throttle bucket"}
+            return single
     started = time.perf_counter()
     model = FleetModel(scenario, seed)
     if not bulk:

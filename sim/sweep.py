@@ -485,16 +485,13 @@ def write_atomic(path: Path, text: str) -> None:
 # --------------------------------------------------------------------------- running
 
 
-def run_one(task: RunTask, folder: str, code: str) -> str:
-    """Simulate one variant x seed and store its record; return the key.
-
-    Runs in a worker process: the record is on disk before the parent hears of it.
-    """
+def record_of(task: RunTask, code: str) -> dict[str, Any]:
+    """Simulate one variant x seed; return its record (plain data, from any machine)."""
     from dcrload.results.summary import summary_of
     from sim.fleet import simulate
 
     result = simulate(task.scenario, seed=task.seed)
-    record = {
+    return {
         "format": RECORD_FORMAT,
         "key": task.key,
         "code": code,
@@ -505,7 +502,14 @@ def run_one(task: RunTask, folder: str, code: str) -> str:
         "token_per_bin": result.counters.per_bin("token"),
         "finished_at": time.time(),
     }
-    RunStore(Path(folder)).write(record)
+
+
+def run_one(task: RunTask, folder: str, code: str) -> str:
+    """Simulate one variant x seed and store its record; return the key.
+
+    Runs in a worker process: the record is on disk before the parent hears of it.
+    """
+    RunStore(Path(folder)).write(record_of(task, code))
     return task.key
 
 
@@ -521,15 +525,25 @@ Tick = Callable[[int], None]
 
 
 def execute(
-    tasks: Sequence[RunTask], store: RunStore, code: str, jobs: int, tick: Tick | None = None
+    tasks: Sequence[RunTask],
+    store: RunStore,
+    code: str,
+    jobs: int,
+    tick: Tick | None = None,
+    dask: str | None = None,
 ) -> int:
     """Run every task (none of them on disk yet); return how many ran.
 
     On KeyboardInterrupt the pool is stopped at once (queued runs are cancelled, running
     ones are terminated) and the interrupt propagates; finished runs stay on disk.
+    `dask` (a scheduler address, or "local") runs them on a Dask cluster instead: each
+    run's record comes back to this process, which writes it (workers on other machines
+    do not see this disk).
     """
     tick = tick or (lambda done: None)
     folder = str(store.folder)
+    if dask is not None:
+        return _execute_on_dask(tasks, store, code, jobs, tick, dask)
     if jobs <= 1 or len(tasks) <= 1:
         for done, task in enumerate(tasks):
             tick(done)
@@ -562,6 +576,27 @@ def execute(
     except BaseException:
         _stop(pool)
         raise
+
+
+def _execute_on_dask(
+    tasks: Sequence[RunTask], store: RunStore, code: str, jobs: int, tick: Tick, address: str
+) -> int:
+    """Each run a Dask task; records are written here as they arrive."""
+    from distributed import as_completed
+
+    from sim.shards import close_dask, dask_client
+
+    client = dask_client(address, jobs)
+    try:
+        submitted = [client.submit(record_of, task, code, pure=False) for task in tasks]
+        done = 0
+        for future in as_completed(submitted):
+            store.write(future.result())
+            done += 1
+            tick(done)
+        return done
+    finally:
+        close_dask(client)
 
 
 def _stop(pool: futures.ProcessPoolExecutor) -> None:

@@ -44,6 +44,8 @@ class DeviceClock:
         """The device's wall-clock reading at true time `t`, in the true-time frame."""
         if self.exact:
             return t
+        if not self.steps:
+            return t * self.rate + self.offset
         return t * self.rate + self.offset + self._stepped(t)
 
     def monotonic(self, t: float) -> float:
@@ -54,7 +56,11 @@ class DeviceClock:
         """The reading the cohort's expiry basis uses: "exp" → wall, "expires_in" → monotonic."""
         if self.exact:
             return t
-        return self.wall(t) if basis == "exp" else t * self.rate
+        if basis != "exp":
+            return t * self.rate
+        if not self.steps:
+            return t * self.rate + self.offset
+        return self.wall(t)
 
     def when(self, basis: str, target: float, after: float) -> float:
         """The first true time ≥ `after` at which the reading reaches `target` (inf if never)."""

@@ -86,6 +86,7 @@ class Burst:
 
 
 Command = Sleep | Send
+_REPLIES = (Response, Failure)
 Answer = Response | Failure | Burst | None
 
 
@@ -257,7 +258,7 @@ class Agent:
                         next_api = self._burst(action, reply, now, burst)
                     else:
                         reply = yield Send(action)
-                        if not isinstance(reply, Response | Failure):
+                        if not isinstance(reply, _REPLIES):
                             raise LifecycleError(f"{reply!r} does not answer {action!r}")
                         self._answered(action, reply, now)
                     continue

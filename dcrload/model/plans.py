@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from dcrload.core.clocks import PERFECT, DeviceClock
@@ -203,7 +203,7 @@ def fleet_size(model: FleetModel, installs: list[float]) -> int:
 
 
 def fleet_plans(
-    model: FleetModel, installs: list[float] | None = None, keep: range | None = None
+    model: FleetModel, installs: list[float] | None = None, keep: Iterable[int] | None = None
 ) -> Iterator[Plan]:
     """The plans of the instances whose index is in `keep` (default: the whole fleet)."""
     installs = install_schedule(model) if installs is None else installs

@@ -1,4 +1,5 @@
-"""`dcrload compare SCENARIO --vary PATH=V1,V2,... [--seeds K] [--jobs J] [--out DIR]`.
+"""`dcrload compare SCENARIO --vary PATH=V1,V2,... [--seeds K] [--jobs J] [--dask ADDR]
+[--out DIR]`.
 
 Runs every variant x seed (in parallel processes), keeps each finished run on disk, and
 writes into one folder: `comparison.csv` (a row per variant and seed), `intervals.csv` and
@@ -66,6 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="parallel processes (default: CPU count; 1 runs in this process)",
     )
     parser.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run the grid on the Dask scheduler at tcp://HOST:8786 (or local: a local"
+        " cluster of --jobs workers)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         metavar="DIR",
@@ -83,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
     jobs = (os.cpu_count() or 1) if args.jobs is None else args.jobs
     if jobs < 1:
         raise UsageError(f"--jobs {jobs}: expected a positive integer")
+    from sim.shards import dask_address
+
+    dask = None if args.dask is None else dask_address(args.dask)
     grid = sweep.build_grid(args.scenario, args.overrides, args.vary)
     out: Path = args.out or Path("results") / f"{grid.base.name}-compare-{grid.fingerprint()}"
     _check_folder(out)
@@ -99,7 +109,13 @@ def run(args: argparse.Namespace) -> int:
         console.print(
             f"compare {grid.base.name}: {len(grid.variants)} variants x {len(seeds)} seeds ="
             f" {len(tasks)} runs; {len(tasks) - len(todo)} on disk, {len(todo)} to run"
-            + (f" on {workers} process{'es' if workers > 1 else ''}" if todo else ""),
+            + (
+                ""
+                if not todo
+                else " on the Dask cluster"
+                if dask
+                else f" on {workers} process{'es' if workers > 1 else ''}"
+            ),
             highlight=False,
         )
         started = time.monotonic()
@@ -107,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
             from dcrload.commandline.progress import DelayedProgress
 
             with DelayedProgress(f"compare {grid.base.name}", len(todo)) as bar:
-                sweep.execute(todo, store, code, jobs, tick=bar.update)
+                sweep.execute(todo, store, code, jobs, tick=bar.update, dask=dask)
             elapsed = time.monotonic() - started
             console.print(f"ran {len(todo)} runs in {elapsed:.1f} s", highlight=False)
         records = []

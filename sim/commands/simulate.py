@@ -1,4 +1,5 @@
-"""`dcrload simulate [SCENARIO] [--out DIR] [--seed N] [--set path=value ...]`."""
+"""`dcrload simulate [SCENARIO] [--out DIR] [--seed N] [--set path=value ...] [--jobs N]
+[--sample F] [--dask ADDRESS]`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dcrload.commandline.arguments import (
     add_seed,
     overrides_with_seed,
 )
+from dcrload.core.errors import UsageError
 from dcrload.model.scenario import load_scenario
 from dcrload.results.files import ENDPOINTS, ResultsDir, default_out
 
@@ -27,6 +29,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_out(parser, "results/<scenario>-<UTC timestamp>")
     add_seed(parser)
     add_overrides(parser)
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="split the fleet into N shards run in parallel processes (default 1)",
+    )
+    parser.add_argument(
+        "--sample",
+        type=float,
+        default=1.0,
+        metavar="F",
+        help="simulate a random fraction F of the fleet (0 < F <= 1), capacity and counts"
+        " scaled, with 95 %% intervals in summary.json",
+    )
+    parser.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run the shards on the Dask scheduler at tcp://HOST:8786 (or local: a local"
+        " cluster of --jobs workers)",
+    )
+
+
+def scale_options(args: argparse.Namespace) -> dict[str, Any]:
+    """--jobs, --sample and --dask, checked (UsageError names the bad one)."""
+    from sim.shards import dask_address
+
+    if args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: expected a positive integer")
+    if not 0.0 < args.sample <= 1.0:
+        raise UsageError(f"--sample {args.sample:g}: expected a fraction in (0, 1]")
+    dask = None if args.dask is None else dask_address(args.dask)
+    return {"jobs": args.jobs, "sample": args.sample, "dask": dask}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,12 +73,13 @@ def run(args: argparse.Namespace) -> int:
     from sim.recovery import baseline_run, recovery_report
 
     overrides = overrides_with_seed(args)
+    scale = scale_options(args)
     scenario = load_scenario(args.scenario, overrides)
     out = args.out or default_out(scenario.name)
     with ResultsDir(out) as staging:
         duration = scenario.scenario.duration
         with DelayedProgress(f"simulating {scenario.name}", duration) as bar:
-            result = simulate(scenario, progress=bar.update)
+            result = simulate(scenario, progress=bar.update, **scale)
         recovery = baseline = None
         if fault_windows(scenario):
             with DelayedProgress("baseline without fault windows", duration) as bar:
@@ -52,7 +88,9 @@ def run(args: argparse.Namespace) -> int:
         summary = write_run(result, staging, recovery, baseline)
         title = f"dcrload simulate — {scenario.name} (seed {summary['seed']})"
         write_html(staging / "report.html", simulation_report(staging, summary, scenario, title))
-    print_summary(summary, Console())
+    console = Console()
+    print_summary(summary, console)
+    print_sample(summary, console)
     print(f"results: {out}")
     return 0
 
@@ -98,3 +136,23 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
                 f" (and stayed {window['sustained_s'] / 3600:g} h)"
             )
         console.print(f"{window['fault']}: load {told}", highlight=False)
+
+
+def print_sample(summary: dict[str, Any], console: Console) -> None:
+    """A sampled run's 95 % intervals of the request totals and peak rates."""
+    from dcrload.results.style import human
+
+    sample = summary["engine"].get("sample")
+    if not sample:
+        return
+    table = Table(
+        title=f"sample {sample['fraction']:g} of the fleet ({human(sample['instances_simulated'])}"
+        " simulated): 95 % intervals",
+        title_justify="left",
+    )
+    for column in ("quantity", "estimate", "low", "high"):
+        table.add_column(column, justify="left" if column == "quantity" else "right")
+    for name, value in sample["intervals"].items():
+        if value["estimate"] or value["high"]:
+            table.add_row(name, *(human(value[k]) for k in ("estimate", "low", "high")))
+    console.print(table)

@@ -1,0 +1,146 @@
+"""Benchmark: instance-days per CPU second of `simulate` at 10k/100k/1M, next to raw SimPy.
+
+Covers: issue 13's scale targets. Each size runs in a fresh child process (so peak RSS is
+that run's own) on the default cohort mix over one simulated day, with `--jobs`; the
+sampled 10M run uses `--sample`. Wall, CPU seconds of the run and its children, peak RSS,
+events per instance-day and CPU µs per instance-day are recorded for each. In the same
+run a raw SimPy loop of a fixed size (RAW_TIMEOUTS timeouts over RAW_PROCESSES processes)
+is timed, so a figure measured on a busy machine can be normalised: `normalised` is the
+run's CPU seconds divided by the raw loop's.
+
+Targets: 1M instance-days in ≤ 60 s wall with `--jobs 2` and ≤ 4 GiB, CPU per
+instance-day flat within 25 % from 10k to 1M, 10M sampled within 60 s.
+
+Run: ``python -m bench scale [--sizes 10000,100000,1000000] [--jobs 2] [--sample-size
+10000000] [--sample 0.01]``; ``--tiny`` is the suite's smoke size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.common import finish, load_average, table  # noqa: E402
+
+RAW_PROCESSES = 10_000
+RAW_TIMEOUTS = 200_000
+
+CHILD = r"""
+import gc, json, resource, sys, time
+sys.path.insert(0, sys.argv[1])
+from dcrload.model.scenario import load_scenario
+from sim.fleet import simulate
+n, jobs, sample, duration = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+scenario = load_scenario(sys.argv[1] + "/scenarios/default.toml",
+                         [f"fleet.instances={n}", f"scenario.duration={duration}"])
+wall, cpu = time.perf_counter(), time.process_time()
+result = simulate(scenario, jobs=jobs, sample=sample)
+wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+children = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({
+    "wall": wall, "cpu_parent": cpu, "cpu_children": children.ru_utime + children.ru_stime,
+    "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "rss_children_mib": children.ru_maxrss / 1024,
+    "events": result.events, "engine": result.engine.get("mode"),
+    "simulated": (result.engine.get("sample") or {}).get("instances_simulated", n),
+    "token": result.counters.total("token"),
+}))
+"""
+
+
+def raw_simpy() -> float:
+    """CPU seconds of a fixed raw SimPy loop (the normaliser)."""
+    import simpy
+
+    env = simpy.Environment()
+    each = RAW_TIMEOUTS // RAW_PROCESSES
+
+    def ticker(step: float) -> Any:
+        for _ in range(each):
+            yield env.timeout(step)
+
+    for index in range(RAW_PROCESSES):
+        env.process(ticker(1.0 + index % 97))
+    started = time.process_time()
+    env.run()
+    return time.process_time() - started
+
+
+def run_size(n: int, jobs: int, sample: float, duration: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(REPO), str(n), str(jobs), str(sample), duration],
+        capture_output=True, text=True, check=True, timeout=3600,
+    )  # fmt: skip
+    data = json.loads(done.stdout.strip().splitlines()[-1])
+    cpu = data["cpu_parent"] + data["cpu_children"]
+    days = n * _days(duration)
+    return {
+        "instances": n,
+        "jobs": jobs,
+        "sample": sample,
+        "wall_s": round(data["wall"], 2),
+        "cpu_s": round(cpu, 2),
+        "peak_rss_mib": round(max(data["rss_mib"], data["rss_children_mib"]), 1),
+        "events_per_instance_day": round(data["events"] / (data["simulated"] * _days(duration)), 2),
+        "cpu_us_per_instance_day": round(cpu / days * 1e6, 1),
+        "engine": data["engine"],
+        "token_requests": data["token"],
+    }
+
+
+def _days(duration: str) -> float:
+    from dcrload.core.durations import parse_duration
+
+    return parse_duration(duration) / 86400.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--sample-size", type=int, default=10_000_000)
+    parser.add_argument("--sample", type=float, default=0.01)
+    parser.add_argument("--duration", default="1d")
+    parser.add_argument("--tiny", action="store_true", help="the suite's smoke size")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    if args.tiny:
+        args.sizes, args.sample_size, args.sample, args.duration = "300,600", 2000, 0.25, "2h"
+    before = load_average()
+    raw = raw_simpy()
+    runs = [run_size(int(n), args.jobs, 1.0, args.duration) for n in args.sizes.split(",")]
+    if args.sample_size:
+        runs.append(run_size(args.sample_size, args.jobs, args.sample, args.duration))
+    for run in runs:
+        run["normalised"] = round(run["cpu_s"] / raw, 3)
+    first = runs[0]["cpu_us_per_instance_day"]
+    unsampled = [r for r in runs if r["sample"] >= 1.0]
+    figures = {
+        "duration": args.duration,
+        "raw_simpy": {"processes": RAW_PROCESSES, "timeouts": RAW_TIMEOUTS, "cpu_s": round(raw, 3)},
+        "runs": runs,
+        "ratio_cpu_per_instance_day_largest_to_smallest": round(
+            unsampled[-1]["cpu_us_per_instance_day"] / first, 3
+        ),
+        "goals": {"flat_within": 1.25, "cpu_us_per_instance_day": 120, "wall_1m_s": 60},
+    }
+    header = ["instances", "sample", "wall s", "CPU s", "peak MiB", "events/inst-day",
+              "CPU µs/inst-day", "÷ raw SimPy"]  # fmt: skip
+    rows = [[r["instances"], r["sample"], r["wall_s"], r["cpu_s"], r["peak_rss_mib"],
+             r["events_per_instance_day"], r["cpu_us_per_instance_day"], r["normalised"]]
+            for r in runs]  # fmt: skip
+    text = table(header, rows) + f"\nraw SimPy loop: {raw:.2f} CPU s"
+    finish("scale", figures, text, args.out, before)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

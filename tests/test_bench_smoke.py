@@ -1,0 +1,75 @@
+"""Every benchmark at its smoke size (`python -m bench NAME --tiny`), so none breaks unseen.
+
+No figure is judged here (timing belongs in bench/, never in a test): each run must exit 0
+and write a result with both sides, the machine, the date, the load average and a table.
+The overload benchmark's smoke run is tests/test_mock_shed.py's.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bench(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args, "--out", str(tmp)], cwd=ROOT,
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bench")
+    done = bench(out, "sim", "scale", "mock", "locust", "--tiny")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("name", "sides"),
+    [
+        ("sim", ("dcrload", "raw_simpy", "ratio_dcrload_to_raw_simpy")),
+        ("scale", ("runs", "raw_simpy", "ratio_cpu_per_instance_day_largest_to_smallest")),
+        ("mock", ("targets", "ratio_token_to_bare_starlette")),
+        ("locust", ("lifecycle_api_rps", "plain_api_rps", "ratio")),
+    ],
+)
+def test_each_benchmark_writes_both_sides_and_its_context(
+    results: Path, name: str, sides: tuple[str, ...]
+) -> None:
+    data = json.loads((results / f"{name}.json").read_text())
+    for key in (*sides, "machine", "when", "load_average", "table"):
+        assert key in data, key
+    assert len(data["load_average"]["before"]) == 3
+    assert len(data["table"]) >= 3  # header, rule, a row
+
+
+def test_the_scale_bench_measures_a_sample_and_normalises(results: Path) -> None:
+    runs = json.loads((results / "scale.json").read_text())["runs"]
+    assert [r["sample"] for r in runs] == [1.0, 1.0, 0.25]
+    assert all(r["events_per_instance_day"] > 0 and r["normalised"] > 0 for r in runs)
+
+
+def test_mock_bench_url_is_loopback_only(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "bench/bench_mock.py", "--url", "http://10.1.2.3:80/x", "--seconds",
+         "0.1", "--out", str(tmp_path / "m.json")], cwd=ROOT, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "loopback only" in done.stderr
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_unknown_benchmark_is_refused() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "nope"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "invalid choice" in done.stderr
