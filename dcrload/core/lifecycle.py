@@ -336,9 +336,15 @@ class AppInstance:
     # ------------------------------------------------------------------ queries
 
     @property
+    def background_timers(self) -> bool:
+        """Whether the platform lets timers fire with the app in the background: a TV or a
+        server does, a mobile app does not (the one place this rule is written down)."""
+        return self.config.platform != "mobile"
+
+    @property
     def active(self) -> bool:
         """Whether timers fire now: in the foreground, or a platform with background work."""
-        return self.foreground or self.config.platform != "mobile"
+        return self.foreground or self.background_timers
 
     @property
     def awaiting(self) -> Action | None:

@@ -181,7 +181,7 @@ class Agent:
         session_end = -math.inf
         session_after: float | None = None  # the next session, when drawn before this one ends
         in_session = False
-        background_timers = inst.config.platform != "mobile"
+        background_timers = inst.background_timers
         next_api = math.inf
         now = now_of()
         next_loss = self.next_loss(now)

@@ -126,7 +126,7 @@ def token_cycle(config: InstanceConfig, ttl: float) -> float:
     drawing it over the whole lifetime would send every token past its refresh point at
     t=0 (half the fleet for MSAL's 50 %), a herd that echoes every cycle.
     """
-    if config.platform == "mobile" or not config.refresh.proactive:
+    if config.platform == "mobile" or not config.refresh.proactive:  # see AppInstance.active
         return ttl
     planned = config.refresh.plan(0.0, ttl, random.Random(0)).refresh_at
     return min(ttl, max(planned, MIN_TOKEN_USE * ttl))
