@@ -138,7 +138,7 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
     def recorder(plan: Plan) -> RunCounts:
         return recorders[groups[plan.index]]
 
-    server = SimServer(scenario, fifo=task.mode == "event")
+    server = SimServer(scenario, fifo=task.mode == "event", counts=recorders[0])
     plans = fleet_plans(model, installs, keep=chosen.tolist())  # type: ignore[arg-type]
     if task.mode == "event":
         events = run_events(model, plans, server, recorders[0], recorder=recorder)
