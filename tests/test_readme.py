@@ -84,6 +84,18 @@ ELSEWHERE = {
         "tests/test_probe.py::test_the_commands_docs_rfc7591_shows",
     "dcrload probe --target http://127.0.0.1:8100 --software-statement keys/dcrload-demo.jwt"
     " --profile rfc7591": "tests/test_probe.py::test_the_commands_docs_rfc7591_shows",
+    "dcrload compare scenarios/default.toml --vary token.ttl=1h,6h,24h --seeds 5 --dask"
+    " tcp://10.0.0.5:8786": "tests/test_scale.py::test_compare_on_a_dask_cluster_is_the_local_run"
+    " (on a loopback cluster)",
+    "dcrload simulate --set fleet.instances=5000000 --set scenario.duration=1d --jobs 8 --dask"
+    " tcp://10.0.0.5:8786": "tests/test_scale.py::test_shards_on_a_dask_cluster_are_the_local_run"
+    " (on a loopback cluster, a small fleet)",
+    "dcrload simulate --set fleet.instances=1000000 --set scenario.duration=1d --jobs 2":
+        "tests/test_scale.py::test_simulate_jobs_and_sample_write_the_intervals (a small fleet;"
+    " the million-instance day is bench/bench_scale.py's)",
+    "dcrload simulate --set fleet.instances=10000000 --set scenario.duration=1d --sample 0.01"
+    " --jobs 2": "tests/test_scale.py::test_simulate_jobs_and_sample_write_the_intervals (a"
+    " small fleet; the ten-million day is bench/bench_scale.py's)",
     ".venv/bin/python -m dcrload.model.reference --write":
         "tests/test_readme.py::test_scenario_reference_is_generated_from_the_schema",
 }  # fmt: skip
