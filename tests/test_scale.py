@@ -196,3 +196,11 @@ def test_compare_on_a_dask_cluster_is_the_local_run(dask_scheduler: str, tmp_pat
     assert "on the Dask cluster" in " ".join(remote.stdout.split())
     for name in ("intervals.csv", "recommendation.json"):
         assert (tmp_path / "local" / name).read_text() == (tmp_path / "dask" / name).read_text()
+
+
+def test_dask_local_starts_and_closes_its_own_cluster() -> None:
+    pytest.importorskip("distributed")
+    scenario = scenario_of("default", ["fleet.instances=100", "scenario.duration=6h"])
+    result = simulate(scenario, jobs=2, dask="local")
+    assert result.engine["shards"]["on"] == "local"
+    assert golden_summary(result) == golden_summary(simulate(scenario))
