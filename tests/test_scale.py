@@ -169,7 +169,7 @@ def dask_scheduler() -> Any:
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(
         host="127.0.0.1", processes=True, n_workers=2, threads_per_worker=1,
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",  # loopback; None cannot turn it off (dask#8136)
     )  # fmt: skip
     yield cluster.scheduler_address
     cluster.close()
