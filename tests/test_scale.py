@@ -204,3 +204,15 @@ def test_dask_local_starts_and_closes_its_own_cluster() -> None:
     result = simulate(scenario, jobs=2, dask="local")
     assert result.engine["shards"]["on"] == "local"
     assert golden_summary(result) == golden_summary(simulate(scenario))
+
+
+def test_a_sampled_runs_recovery_baseline_is_the_same_sample() -> None:
+    from sim.recovery import baseline_run
+
+    scenario = scenario_of("outage-recovery")
+    result = simulate(scenario, sample=0.5)
+    baseline = baseline_run(result, sample=0.5)
+    assert baseline is not None
+    simulated = result.engine["sample"]["instances_simulated"]
+    assert baseline.engine["sample"]["instances_simulated"] == simulated
+    assert baseline.counters.total("token", "503") == 0 < result.counters.total("token", "503")

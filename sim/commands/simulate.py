@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         recovery = baseline = None
         if fault_windows(scenario):
             with DelayedProgress("baseline without fault windows", duration) as bar:
-                baseline = baseline_run(result, progress=bar.update)
+                baseline = baseline_run(result, progress=bar.update, **scale)
             recovery = recovery_report(result, baseline=baseline)
         summary = write_run(result, staging, recovery, baseline)
         title = f"dcrload simulate — {scenario.name} (seed {summary['seed']})"
