@@ -40,7 +40,8 @@ from dcrload.model.scenario import load_scenario
 from sim.fleet import simulate
 n, jobs, sample, duration = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
 scenario = load_scenario(sys.argv[1] + "/scenarios/default.toml",
-                         [f"fleet.instances={n}", f"scenario.duration={duration}"])
+                         [f"fleet.instances={n}", f"scenario.duration={duration}"],
+                         budget=sample >= 1.0)  # a sample's budget is the sample's
 wall, cpu = time.perf_counter(), time.process_time()
 result = simulate(scenario, jobs=jobs, sample=sample)
 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -77,8 +78,11 @@ def raw_simpy() -> float:
 def run_size(n: int, jobs: int, sample: float, duration: str) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-c", CHILD, str(REPO), str(n), str(jobs), str(sample), duration],
-        capture_output=True, text=True, check=True, timeout=3600,
+        capture_output=True, text=True, check=False, timeout=3600,
     )  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"bench scale: {n} instances failed:\n{done.stderr[-3000:]}")
+    print(f"  {n:,} instances, sample {sample:g}: done", flush=True)
     data = json.loads(done.stdout.strip().splitlines()[-1])
     cpu = data["cpu_parent"] + data["cpu_children"]
     days = n * _days(duration)

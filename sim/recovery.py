@@ -11,12 +11,15 @@ from sim.fleet import simulate
 
 
 def baseline_run(
-    result: RunResult, progress: Callable[[float], None] | None = None
+    result: RunResult, progress: Callable[[float], None] | None = None, **options: Any
 ) -> RunResult | None:
-    """The same scenario and seed without its fault windows (None when it has none)."""
+    """The same scenario and seed without its fault windows (None when it has none);
+    `options` are `simulate`'s (`jobs`, `sample`, `dask`: a sampled run's baseline is the
+    same sample)."""
     if not fault_windows(result.scenario):
         return None
-    return simulate(without_windows(result.scenario), seed=result.seed, progress=progress)
+    scenario = without_windows(result.scenario)
+    return simulate(scenario, seed=result.seed, progress=progress, **options)
 
 
 def recovery_report(

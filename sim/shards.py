@@ -19,8 +19,9 @@ fleet is simulated exactly as the whole fleet would simulate it. That gives two 
 
 Shards run on a `ProcessPoolExecutor` whose workers die with the parent (`die_with_parent`),
 on a Dask cluster given a scheduler address (`tcp://HOST:8786`) or on a local Dask cluster
-(`local`): a shard's task and its answer are plain data (the scenario, numbers, lists), so
-they travel to another machine as they travel to another process.
+(`local`, its dashboard on a free loopback port): a shard's task and its answer are plain
+data (the scenario, numbers, lists), so they travel to another machine as they travel to
+another process.
 """
 
 from __future__ import annotations
@@ -222,7 +223,7 @@ def dask_client(address: str, jobs: int) -> Any:
             processes=True,
             n_workers=max(1, jobs),
             threads_per_worker=1,
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",  # None does not turn it off: dask/distributed#8136
         )
         client = Client(cluster)
         client._dcrload_cluster = cluster  # closed with the client (see close_dask)

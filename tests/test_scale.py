@@ -169,7 +169,7 @@ def dask_scheduler() -> Any:
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(
         host="127.0.0.1", processes=True, n_workers=2, threads_per_worker=1,
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",  # loopback; None cannot turn it off (dask#8136)
     )  # fmt: skip
     yield cluster.scheduler_address
     cluster.close()
@@ -196,3 +196,23 @@ def test_compare_on_a_dask_cluster_is_the_local_run(dask_scheduler: str, tmp_pat
     assert "on the Dask cluster" in " ".join(remote.stdout.split())
     for name in ("intervals.csv", "recommendation.json"):
         assert (tmp_path / "local" / name).read_text() == (tmp_path / "dask" / name).read_text()
+
+
+def test_dask_local_starts_and_closes_its_own_cluster() -> None:
+    pytest.importorskip("distributed")
+    scenario = scenario_of("default", ["fleet.instances=100", "scenario.duration=6h"])
+    result = simulate(scenario, jobs=2, dask="local")
+    assert result.engine["shards"]["on"] == "local"
+    assert golden_summary(result) == golden_summary(simulate(scenario))
+
+
+def test_a_sampled_runs_recovery_baseline_is_the_same_sample() -> None:
+    from sim.recovery import baseline_run
+
+    scenario = scenario_of("outage-recovery")
+    result = simulate(scenario, sample=0.5)
+    baseline = baseline_run(result, sample=0.5)
+    assert baseline is not None
+    simulated = result.engine["sample"]["instances_simulated"]
+    assert baseline.engine["sample"]["instances_simulated"] == simulated
+    assert baseline.counters.total("token", "503") == 0 < result.counters.total("token", "503")

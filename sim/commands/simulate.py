@@ -74,7 +74,13 @@ def run(args: argparse.Namespace) -> int:
 
     overrides = overrides_with_seed(args)
     scale = scale_options(args)
-    scenario = load_scenario(args.scenario, overrides)
+    scenario = load_scenario(args.scenario, overrides, budget=scale["sample"] >= 1.0)
+    if scale["sample"] < 1.0:  # what will run is the sample: its budget, not the fleet's
+        from dcrload.model.estimate import check_budget
+
+        sampled = max(1, round(scenario.fleet.instances * scale["sample"]))
+        fleet = scenario.fleet.model_copy(update={"instances": sampled})
+        check_budget(scenario.model_copy(update={"fleet": fleet}), str(args.scenario))
     out = args.out or default_out(scenario.name)
     with ResultsDir(out) as staging:
         duration = scenario.scenario.duration
@@ -83,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         recovery = baseline = None
         if fault_windows(scenario):
             with DelayedProgress("baseline without fault windows", duration) as bar:
-                baseline = baseline_run(result, progress=bar.update)
+                baseline = baseline_run(result, progress=bar.update, **scale)
             recovery = recovery_report(result, baseline=baseline)
         summary = write_run(result, staging, recovery, baseline)
         title = f"dcrload simulate — {scenario.name} (seed {summary['seed']})"
