@@ -33,6 +33,7 @@ PURPOSES = {
     "rollout": 6,  # when the instance adopts an app update
     "server": 7,  # the server's draws for this instance's requests (service time, TTL jitter)
     "installs": 8,  # the fleet's install times (instance index -1)
+    "api": 9,  # the phase of a warm always-on instance's API calls, API interval jitter
 }
 """The purposes a stream serves; each is a separate stream of the same instance."""
 

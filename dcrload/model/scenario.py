@@ -115,6 +115,9 @@ class Fleet(_Section):
     cold: every instance of the base registers at its first launch."""
     launch_spread: Duration = Field(default=3600.0, ge=0)
     """cold always-on instances (tv, server) launch evenly over this span."""
+    warm_spread: bool = True
+    """warm always-on instances make their first API call at a random point of the first
+    API interval (false: all at time 0, so every interval's calls fall in one second)."""
     installs: Installs = Installs()
     churn_per_day: float = Field(default=0.0, ge=0, le=1)
     """Share of the installed instances uninstalled per day."""
@@ -174,6 +177,9 @@ class Usage(_Section):
     """Length of one session (default log-normal, median 25 min)."""
     api_interval: Duration = Field(default=300.0, ge=MIN_STEP)
     """Gap between protected API calls in a session; the first comes at launch (≥ 1 ms)."""
+    api_jitter: float = Field(default=0.0, ge=0, lt=1)
+    """Each gap is api_interval·(1 + U(-api_jitter, api_jitter)), so phases do not lock
+    after an overload (default 0: exact gaps; above 0, API calls are stepped one by one)."""
     diurnal: tuple[float, ...] = DEFAULT_DIURNAL
     """24 relative weights, hour 0 first; the mean is scaled to 1."""
 
