@@ -191,3 +191,21 @@ def test_jittered_api_intervals_drift_apart() -> None:
     aligned = warm_always_on(False, jitter=0.2).per_second
     assert aligned.peak("token", 0, 1) == 1000
     assert aligned.peak("token", 600, 3600) < 0.1 * 1000
+
+
+def test_the_report_has_latency_and_utilisation_panels(tmp_path: Any) -> None:
+    from dcrload.results.summary import write_run
+
+    result = simulate(poisson_fleet(20.0, 1, 0.02, 60.0, 3, instances=500), engine="event")
+    summary = write_run(result, tmp_path)
+    from dcrload.results.report import report_figure
+    from dcrload.results.summary import report_inputs
+
+    figure = report_figure(**report_inputs(result, summary, "t"))
+    labels = [axis.get_ylabel() for axis in figure.axes]
+    assert any(label.startswith("response time, ms") for label in labels)
+    assert "utilisation, %" in labels
+    rows = (tmp_path / "service.csv").read_text().splitlines()
+    assert rows[0].startswith("bin_start_s,endpoint,measure,requests")
+    assert any(",token,wait," in row for row in rows)
+    assert any(",workers,utilisation," in row for row in rows)

@@ -169,8 +169,7 @@ def test_the_check_catches_a_legend_that_lies() -> None:
 @pytest.fixture(scope="module")
 def reports() -> dict[str, tuple[dict[str, Any], Figure]]:
     """The report of every shipped scenario at a small size, built as the command does."""
-    from sim.summary import report_inputs, summary_of
-
+    from dcrload.results.summary import report_inputs, summary_of
     from sim.fleet import simulate
     from sim.recovery import baseline_run, recovery_report
 

@@ -60,6 +60,7 @@ def test_readme_command_leaves_its_files(
     assert sorted(p.name for p in out.iterdir()) == [
         "report.html",
         "report.png",
+        "service.csv",
         "summary.json",
         "timeseries.csv",
     ]
