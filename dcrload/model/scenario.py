@@ -161,6 +161,10 @@ class Cohort(_Section):
     a token request per API call, or a 401 loop without limit."""
     software_id: str = "dcrload-demo"
     """The software statement the app ships with."""
+    after_give_up: Literal["next_session", "keep_timer"] = "next_session"
+    """tv, server: when a background refresh has used up its retries, wait for the next
+    session (next_session) or keep the timer and retry again after the policy's cap
+    (keep_timer)."""
     forward_device_address: bool = True
     """server: false means every instance shares one throttle bucket (X-Forwarded-For lost)."""
 
