@@ -31,6 +31,7 @@ SMALL: dict[str, list[str]] = {
     "outage-recovery": ["fleet.instances=300"],
     "anti-patterns": ["fleet.instances=300"],
     "strategy-shootout": ["fleet.instances=300"],
+    "capacity-launch": ["fleet.instances=200", "fleet.installs.total=600"],
 }
 """Overrides that shrink each shipped scenario (by file stem) for the golden runs."""
 

@@ -190,7 +190,9 @@ def test_reregistering_on_refresh_costs_a_registration_and_a_login_per_refresh()
     registrations = summary["endpoints"]["register"]["requests"]
     tokens = summary["endpoints"]["token"]["requests"]
     assert registrations == pytest.approx(tokens, rel=0.01)
-    assert summary["impact"]["reauthentications"] == pytest.approx(registrations, abs=1)
+    # a timer's re-registration fetches its token (and re-authenticates) at the next API
+    # call: an instance whose last timer fires in the run's final interval has one unmatched
+    assert summary["impact"]["reauthentications"] == pytest.approx(registrations, rel=0.01)
 
 
 def test_a_correct_cohort_registers_once_per_install_and_per_loss():

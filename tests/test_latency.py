@@ -157,3 +157,55 @@ def test_one_second_peak_of_a_cold_start_in_one_second() -> None:
     assert register["peak_rps"] == pytest.approx(200 / 300)
     assert register["latency"]["served"] == 200
     assert summary["workers"]["workers"] == 64
+
+
+def warm_always_on(spread: bool, jitter: float = 0.0) -> RunCounts:
+    """1,000 warm always-on instances asking for a token with each 5-minute API call."""
+    scenario = validate(
+        {
+            "scenario": {"name": "warm", "duration": "1h", "bin": "5m", "seed": 2},
+            "fleet": {"instances": 1000, "warm_spread": spread},
+            "cohorts": [{"share": 1.0, "platform": "server", "antipattern": "no_token_cache"}],
+            "usage": {"api_interval": "5m", "api_jitter": jitter},
+            "server": {"workers": 2000},
+        },
+        "test",
+        budget=False,
+    )
+    return simulate(scenario).counts
+
+
+def test_the_warm_always_on_start_is_spread_over_the_interval() -> None:
+    """Spread: no second holds more than 2 % of an interval's 1,000 token requests (a
+    uniform spread gives about 3 per second); aligned: one second holds them all."""
+    spread = warm_always_on(True).per_second
+    assert sum(spread.counts["token"].values()) == 12 * 1000
+    assert spread.peak("token") <= 0.02 * 1000
+    assert spread.peak("token", 0, 300) >= 1  # calls throughout the first interval...
+    assert len([s for s in spread.counts["token"] if s < 300]) > 200  # ...most seconds
+    assert warm_always_on(False).per_second.peak("token") == 1000
+
+
+def test_jittered_api_intervals_drift_apart() -> None:
+    """With ±20 % jitter the calls of an aligned start no longer meet in one second."""
+    aligned = warm_always_on(False, jitter=0.2).per_second
+    assert aligned.peak("token", 0, 1) == 1000
+    assert aligned.peak("token", 600, 3600) < 0.1 * 1000
+
+
+def test_the_report_has_latency_and_utilisation_panels(tmp_path: Any) -> None:
+    from dcrload.results.summary import write_run
+
+    result = simulate(poisson_fleet(20.0, 1, 0.02, 60.0, 3, instances=500), engine="event")
+    summary = write_run(result, tmp_path)
+    from dcrload.results.report import report_figure
+    from dcrload.results.summary import report_inputs
+
+    figure = report_figure(**report_inputs(result, summary, "t"))
+    labels = [axis.get_ylabel() for axis in figure.axes]
+    assert any(label.startswith("response time, ms") for label in labels)
+    assert "utilisation, %" in labels
+    rows = (tmp_path / "service.csv").read_text().splitlines()
+    assert rows[0].startswith("bin_start_s,endpoint,measure,requests")
+    assert any(",token,wait," in row for row in rows)
+    assert any(",workers,utilisation," in row for row in rows)

@@ -51,6 +51,11 @@ COMPARE = [
     "dcrload compare scenarios/strategy-shootout.toml --vary cohorts.0.refresh=okta,botocore"
     " --vary cohorts.0.expiry_basis=exp,expires_in --seeds 2",
 ]
+CAPACITY = [
+    "dcrload capacity scenarios/capacity-launch.toml --slo 'token.p99<=250ms@outage+30m'"
+    " --slo 'register.error_rate<=0.001@4h..8h' --set fleet.instances=500"
+    " --set fleet.installs.total=2000 --range 1..64 --seeds 2",
+]
 ERRORS = ["dcrload simulate --set fleet.instanses=1000"]
 WALKTHROUGH = [
     "dcrload statement --out keys",
@@ -127,7 +132,7 @@ ALL_SHOWN = sorted({c for text in [README, *DOCS.values()] for c in shown_comman
 
 
 def test_every_shown_command_is_run_by_the_suite() -> None:
-    pages = {*SIMULATE, *COMPARE, *ERRORS, *WALKTHROUGH, *ELSEWHERE}
+    pages = {*SIMULATE, *COMPARE, *CAPACITY, *ERRORS, *WALKTHROUGH, *ELSEWHERE}
     known = pages | set(RFC7591_WALKTHROUGH)
     assert [c for c in ALL_SHOWN if c not in known] == [], "a new command: run it in a test"
     assert [c for c in pages if c not in ALL_SHOWN] == [], "a command no page shows any more"
@@ -259,6 +264,16 @@ def test_compare_examples_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         printed = capsys.readouterr().out
         assert "Recommended" in printed or "No variant" in printed, printed
         assert (tmp_path / f"sweep{index}" / "report.html").is_file()
+
+
+def test_capacity_example_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """At a tiny size (later --set and --range win); the verdict line the docs show is dated."""
+    tiny = ["--set", "fleet.instances=40", "--set", "fleet.installs.total=120",
+            "--range", "1..4", "--seeds", "1"]  # fmt: skip
+    for index, command in enumerate(CAPACITY):
+        run_in_process(command, tmp_path / f"capacity{index}", *tiny)
+        assert "is the least that meets every SLO" in capsys.readouterr().out
+        assert (tmp_path / f"capacity{index}" / "capacity.png").is_file()
 
 
 def test_error_examples_print_what_the_docs_show(tmp_path: Path) -> None:

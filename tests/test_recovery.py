@@ -82,3 +82,55 @@ def test_full_jitter_has_a_lower_one_second_peak_than_plain_exponential() -> Non
         assert result.counters.total("register", "201") == 500  # everyone got through
     assert peaks["exponential"] >= 400
     assert peaks["full_jitter"] < peaks["exponential"] / 4
+
+
+def give_up(choice: str) -> Any:
+    """TVs rarely in a session, 1-hour tokens, a 3-hour 503 outage and a policy that gives
+    up after 3 attempts: what they do next is the cohort's choice."""
+    return simulate(
+        validate(
+            {
+                "scenario": {"name": "giveup", "duration": "8h", "bin": "10m", "seed": 6},
+                "fleet": {"instances": 200},
+                "cohorts": [
+                    {
+                        "share": 1.0,
+                        "platform": "tv",
+                        "after_give_up": choice,
+                        "retry": {"kind": "exponential", "base": "1s", "cap": "10m", "attempts": 3},
+                    }
+                ],
+                "usage": {"sessions_per_day": 0.5},
+                "token": {"ttl": "1h"},
+                "faults": {"outages": [{"start": "2h", "duration": "3h", "mode": "503"}]},
+            },
+            "test",
+            budget=False,
+        )
+    )
+
+
+def test_a_tv_that_gives_up_keeps_its_timer_when_its_cohort_says_so() -> None:
+    """next_session: after three refused attempts a backgrounded TV is silent until its next
+    session, so the token load during the outage dies out; keep_timer: a fresh round every
+    10 min, and the fleet holds tokens again soon after the outage."""
+    outage = (2 * 3600.0, 5 * 3600.0)
+    waits, keeps = give_up("next_session"), give_up("keep_timer")
+
+    def tokens(result: Any, start: float, end: float) -> int:
+        per_bin = result.counters.per_bin("token")
+        return sum(n for i, n in enumerate(per_bin) if start <= i * 600.0 < end)
+
+    late_outage = (outage[0] + 3600.0, outage[1])
+    assert tokens(keeps, *late_outage) > 3 * tokens(waits, *late_outage)
+    after = (outage[1], outage[1] + 1800.0)
+    ok_after = [
+        r.counters.total("token", "201") - tokens_ok_before(r, outage[1]) for r in (waits, keeps)
+    ]
+    assert ok_after[1] > ok_after[0]
+    assert tokens(keeps, *after) > 0
+
+
+def tokens_ok_before(result: Any, t: float) -> int:
+    rows = [row for e, o, row in result.counters.items() if e == "token" and o == "201"]
+    return sum(n for row in rows for i, n in enumerate(row) if i * 600.0 < t)

@@ -78,6 +78,9 @@ MIN_TOKEN_USE = 0.01
 longer than the lifetime, or a clock far ahead, cannot make a background timer spin."""
 
 RETRY_BUDGET_FLOOR = 3
+GIVE_UP_PAUSE = 300.0
+"""Seconds a `keep_timer` app pauses before a fresh round of retries, when its retry
+policy has no cap of its own."""
 """Retries a client may make under a retry budget before the share of requests applies."""
 
 REVOKED_ERRORS = STATEMENT_REFUSED
@@ -171,6 +174,9 @@ class InstanceConfig:
     """Simulated seconds per server second (a compressed load test; 1 in the simulation)."""
     epoch: float = 0.0
     """The server's wall-clock reading (seconds) at driver time 0."""
+    after_give_up: Literal["next_session", "keep_timer"] = "next_session"
+    """A backgrounded tv/server app whose retries ran out: wait for the next session, or
+    keep its timer and start the retries again after a pause (`GIVE_UP_PAUSE`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -709,6 +715,15 @@ class AppInstance:
         self._retry_attempt += 1
         delay = policy.delay(self._retry_attempt, self._retry_delay, self.retry_rng)
         if delay is None or not self._within_budget(policy.budget):
+            if (
+                self.config.after_give_up == "keep_timer"
+                and not self.foreground
+                and self.config.platform != "mobile"
+            ):  # the background timer stays armed: a fresh round of retries after a pause
+                self._retry_attempt, self._retry_delay = 0, 0.0
+                self._retry_until = now + getattr(policy, "cap", GIVE_UP_PAUSE)
+                self._retry_for = kind
+                return
             self._give_up(keep_call=kind == "token" and self._refresh_failed)
             return
         self.retries += 1

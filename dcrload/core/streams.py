@@ -33,7 +33,8 @@ PURPOSES = {
     "rollout": 6,  # when the instance adopts an app update
     "server": 7,  # the server's draws for this instance's requests (service time, TTL jitter)
     "installs": 8,  # the fleet's install times (instance index -1)
-    "sample": 9,  # whether a sampled run simulates the instance, and its replicate group
+    "api": 9,  # the phase of a warm always-on instance's API calls, API interval jitter
+    "sample": 10,  # whether a sampled run simulates the instance, and its replicate group
 }
 """The purposes a stream serves; each is a separate stream of the same instance."""
 

@@ -99,6 +99,7 @@ class Agent:
     """One instance of the fleet: its plan, its lifecycle and its streams."""
 
     __slots__ = (
+        "api_rng",
         "bulk",
         "clock",
         "counts",
@@ -108,6 +109,7 @@ class Agent:
         "plan",
         "rollout",
         "server_rng",
+        "spread_start",
     )
 
     def __init__(
@@ -139,6 +141,21 @@ class Agent:
         self.rollout = model.stream(index, "rollout")
         self.server_rng = model.stream(index, "server")
         """The server's draws for this instance's requests (service times, TTL jitter)."""
+        usage = model.scenario.usage
+        spread = plan.warm and plan.always_on
+        self.spread_start = spread and model.scenario.fleet.warm_spread
+        """A warm always-on instance's first API call falls at a random point of the first
+        interval (`fleet.warm_spread`)."""
+        self.api_rng = model.stream(index, "api") if usage.api_jitter or spread else None
+        if usage.api_jitter:
+            self.bulk = False  # a burst is n calls at one fixed gap
+
+    def api_gap(self) -> float:
+        """The gap to the next API call: the interval, jittered by `usage.api_jitter`."""
+        interval, jitter = self.model.api_interval, self.model.scenario.usage.api_jitter
+        if not jitter or self.api_rng is None:
+            return interval
+        return interval * (1.0 + self.api_rng.uniform(-jitter, jitter))
 
     # ------------------------------------------------------------------ draws
 
@@ -216,6 +233,8 @@ class Agent:
                     math.inf if plan.always_on else now + model.session_length.sample(usage)
                 )
                 next_api = now
+                if now == 0.0 and self.api_rng is not None and self.spread_start:
+                    next_api = self.api_rng.uniform(0.0, interval)  # not all in second 0
             if now >= next_loss:  # counted when there was something to lose
                 counts.losses += inst.credentials is not None
                 inst.handle(CredentialsLost(), now)
@@ -229,7 +248,7 @@ class Agent:
             if in_session and now >= next_api and inst.awaiting is None:
                 inst.handle(ApiCallDue(), now)
                 counts.api_wanted += 1
-                next_api = now + interval
+                next_api = now + (interval if self.bulk else self.api_gap())
                 if self.bulk:
                     limit = min(inst.usable_until(now), session_end, next_loss, next_update, end_at)
                     if limit > now + interval:

@@ -282,9 +282,10 @@ class Service:
     def figures(self, endpoint: str, measure: str, bins: Iterable[int] | None = None
                 ) -> dict[str, float] | None:  # fmt: skip
         """count, mean, p50, p95, p99 and max (seconds) over `bins`; None if nothing was served."""
-        wanted = None if bins is None else set(bins)
-        keys = [k for k in self.hist if k[0] == endpoint and k[1] == measure
-                and (wanted is None or k[2] in wanted)]  # fmt: skip
+        if bins is None:
+            keys = [k for k in self.hist if k[0] == endpoint and k[1] == measure]
+        else:
+            keys = [k for b in sorted(set(bins)) if (k := (endpoint, measure, b)) in self.hist]
         histogram = merge_histograms(self.hist[k] for k in keys)
         count = sum(histogram.values())
         if not count:

@@ -70,6 +70,7 @@ class FleetModel:
                 platform=c.platform,
                 retry=c.retry,
                 antipattern=c.antipattern,
+                after_give_up=c.after_give_up,
                 time_scale=time_scale,
                 epoch=epoch,
             )

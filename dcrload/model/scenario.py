@@ -136,6 +136,9 @@ class Fleet(_Section):
     cold: every instance of the base registers at its first launch."""
     launch_spread: Duration = Field(default=3600.0, ge=0)
     """cold always-on instances (tv, server) launch evenly over this span."""
+    warm_spread: bool = True
+    """warm always-on instances make their first API call at a random point of the first
+    API interval (false: all at time 0, so every interval's calls fall in one second)."""
     installs: Installs = Installs()
     churn_per_day: Rate = Field(default=0.0, ge=0, le=1)
     """Share of the installed instances uninstalled per day."""
@@ -179,6 +182,10 @@ class Cohort(_Section):
     a token request per API call, or a 401 loop without limit."""
     software_id: str = "dcrload-demo"
     """The software statement the app ships with."""
+    after_give_up: Literal["next_session", "keep_timer"] = "next_session"
+    """tv, server: when a background refresh has used up its retries, wait for the next
+    session (next_session) or keep the timer and retry again after the policy's cap
+    (keep_timer)."""
     forward_device_address: bool = True
     """server: false means every instance shares one throttle bucket (X-Forwarded-For lost)."""
 
@@ -195,6 +202,9 @@ class Usage(_Section):
     """Length of one session (default log-normal, median 25 min)."""
     api_interval: Duration = Field(default=300.0, ge=MIN_STEP)
     """Gap between protected API calls in a session; the first comes at launch (≥ 1 ms)."""
+    api_jitter: float = Field(default=0.0, ge=0, lt=1)
+    """Each gap is api_interval·(1 + U(-api_jitter, api_jitter)), so phases do not lock
+    after an overload (default 0: exact gaps; above 0, API calls are stepped one by one)."""
     diurnal: tuple[float, ...] = DEFAULT_DIURNAL
     """24 relative weights, hour 0 first; the mean is scaled to 1."""
 

@@ -65,6 +65,8 @@ def report_figure(
     baseline: Series | None = None,
     duration: float | None = None,
     time_scale: float = 1.0,
+    latency_per_bin: Mapping[str, Sequence[float]] | None = None,
+    utilisation_per_bin: Sequence[float] = (),
 ) -> Figure:
     """The report as a matplotlib Figure.
 
@@ -72,6 +74,9 @@ def report_figure(
     `marks` (time s, label) instants such as a rollout's release, `baseline` the per-bin
     series of the same run without faults, `time_scale` how much faster than real time
     the run played (a load test): rates stay per simulated second and the labels say so.
+    `latency_per_bin` is each DCR endpoint's p99 response time per bin (seconds, NaN where
+    nothing was served) and `utilisation_per_bin` the workers' share of time busy: the
+    model's latency and utilisation panels (a load test has neither).
     """
     hurt_per_bin = hurt_per_bin or {}
     bins = max((len(row) for _, _, row in series), default=len(blocked_per_bin)) or 1
@@ -84,6 +89,11 @@ def report_figure(
         panels.append("dcr")
     if any(per_endpoint.get("api", ())):
         panels.append("api")
+    latency = {k: v for k, v in (latency_per_bin or {}).items() if any(x == x for x in v)}
+    if latency:
+        panels.append("latency")
+    if any(utilisation_per_bin):
+        panels.append("workers")
     if failures:
         panels.append("failures")
     if any(blocked_per_bin):
@@ -122,6 +132,24 @@ def report_figure(
             log = style.rate_axis(axis, peaks, min(levels, default=0.0))
             what = "DCR" if kind == "dcr" else "API"
             axis.set_ylabel(f"{what} {unit}" + (" (log)" if log else ""))
+        elif kind == "latency":
+            peaks, levels = [], []
+            for name, p99 in sorted(latency.items()):
+                values = [x * 1000.0 for x in p99]  # NaN (nothing served): a gap
+                _step(axis, values, bin_width, color=style.ENDPOINT_COLOURS[name],
+                      linewidth=1.3, label=f"{name} p99")  # fmt: skip
+                served = [v for v in values if v == v]
+                peaks.append(max(served))
+                levels.append(style.typical_level(served))
+            log = style.rate_axis(axis, peaks, min(levels, default=0.0))
+            axis.set_ylabel("response time, ms" + (" (log)" if log else ""), fontsize=8.5)
+        elif kind == "workers":
+            percent = [100.0 * u for u in utilisation_per_bin]
+            hours = [i * bin_width / 3600.0 for i in range(len(percent) + 1)]
+            axis.fill_between(hours, [*percent, percent[-1]], step="post", color=style.TOKEN,
+                              alpha=0.35, label="DCR workers busy")  # fmt: skip
+            axis.set_ylim(0, max(5.0, min(100.0, max(percent) * 1.15)))
+            axis.set_ylabel("utilisation, %")
         elif kind == "failures":
             ordered = sorted(failures.items(), key=lambda item: -sum(item[1]))
             for (key, rates), colour in zip(ordered, style.OUTCOME_COLOURS * 9, strict=False):

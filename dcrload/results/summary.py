@@ -7,6 +7,7 @@ files in the same formats.
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 from typing import Any
 
@@ -195,7 +196,24 @@ def report_inputs(
         "baseline": baseline.counters.items() if baseline is not None else None,
         "duration": result.duration,
         "time_scale": time_scale,
+        **service_panels(result.counts),
     }
+
+
+def service_panels(counts: RunCounts) -> dict[str, Any]:
+    """The latency and utilisation panels' inputs (empty for a run without the model's
+    service figures, such as a load test)."""
+    service = counts.service
+    if not service.workers:
+        return {}
+    latency: dict[str, list[float]] = {}
+    for endpoint in DCR_ENDPOINTS:
+        row = []
+        for index in range(service.bins):
+            figures = service.figures(endpoint, "response", [index])
+            row.append(math.nan if figures is None else figures["p99"])
+        latency[endpoint] = row
+    return {"latency_per_bin": latency, "utilisation_per_bin": service.utilisation()}
 
 
 def write_files(

@@ -142,6 +142,13 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
                 f" (and stayed {window['sustained_s'] / 3600:g} h)"
             )
         console.print(f"{window['fault']}: load {told}", highlight=False)
+        if window.get("echo"):
+            echo = ", ".join(f"{e:.0%}" for e in window["echo"][:6])
+            peak, base = window["peak_rps_1s"], window["baseline_peak_rps_1s"]
+            console.print(f"  echo (largest deviation per token lifetime): {echo}", highlight=False)
+            console.print(
+                f"  one-second DCR peak {peak:g}/s (baseline {base:g}/s)", highlight=False
+            )
 
 
 def print_sample(summary: dict[str, Any], console: Console) -> None:
