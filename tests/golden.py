@@ -23,15 +23,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 SMALL: dict[str, list[str]] = {
-    "default": ["fleet.instances=300"],
-    "steady-state": ["fleet.instances=200"],
-    "launch-day": ["fleet.installs.total=600", "server.workers=1"],
-    "revocation-drill": ["fleet.instances=300"],
-    "clock-drift": ["fleet.instances=300"],
-    "outage-recovery": ["fleet.instances=300"],
-    "anti-patterns": ["fleet.instances=300"],
-    "strategy-shootout": ["fleet.instances=300"],
-    "capacity-launch": ["fleet.instances=200", "fleet.installs.total=600"],
+    "default": ["fleet.instances=200"],
+    "steady-state": ["fleet.instances=100"],
+    "launch-day": ["fleet.installs.total=400", "server.workers=1"],
+    "revocation-drill": ["fleet.instances=150"],
+    "clock-drift": ["fleet.instances=150"],
+    "outage-recovery": ["fleet.instances=150"],
+    "anti-patterns": ["fleet.instances=150"],
+    "strategy-shootout": ["fleet.instances=150"],
+    "capacity-launch": ["fleet.instances=100", "fleet.installs.total=400"],
 }
 """Overrides that shrink each shipped scenario (by file stem) for the golden runs."""
 

@@ -106,7 +106,7 @@ def test_an_interrupted_sweep_keeps_its_runs_and_resumes(tmp_path: Path) -> None
     out = tmp_path / "sweep"
     args = ["compare", SHOOTOUT, "--vary", "cohorts.0.refresh=okta,msal,kubelet,botocore",
             "--seeds", "4", "--jobs", "2", "--out", str(out),
-            "--set", "fleet.instances=500"]  # fmt: skip
+            "--set", "fleet.instances=300"]  # fmt: skip
     process = subprocess.Popen(
         [sys.executable, "-m", "dcrload", *args],
         cwd=ROOT,
@@ -140,7 +140,7 @@ def test_intervals_shrink_when_more_seeds_are_added(tmp_path: Path) -> None:
     of a noisy metric."""
     out = tmp_path / "sweep"
     base = ["compare", SHOOTOUT, "--vary", "cohorts.0.refresh=kubelet,botocore", "--out",
-            str(out), "--set", "fleet.instances=300", "--set", "scenario.duration=12h"]  # fmt: skip
+            str(out), "--set", "fleet.instances=150", "--set", "scenario.duration=12h"]  # fmt: skip
 
     def widths() -> dict[str, float]:
         return {

@@ -122,7 +122,7 @@ def shipped_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Pa
             "simulate",
             str(path.relative_to(ROOT)),
             "--set",
-            "fleet.instances=300",
+            "fleet.instances=100",
             "--set",
             "scenario.duration=6h",
             "--out",
