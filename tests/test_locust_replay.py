@@ -323,7 +323,7 @@ def test_the_anti_patterns_replay_within_tolerance(tmp_path: Path) -> None:
     done = run(
         [
             sys.executable, "-m", "dcrload", "loadtest", str(SCENARIOS / "anti-patterns.toml"),
-            "--target", "mock", "--duration", "15s", "--time-scale", "480",
+            "--target", "mock", "--duration", "8s", "--time-scale", "900",
             "--set", "loadtest.max_instances=200", "--out", str(tmp_path / "run"),
         ]
     )  # fmt: skip
@@ -343,9 +343,9 @@ def test_the_outage_recovery_replays_at_the_documented_time_scale(tmp_path: Path
     done = run(
         [
             sys.executable, "-m", "dcrload", "loadtest", str(SCENARIOS / "outage-recovery.toml"),
-            "--target", "mock", "--duration", "30s", "--time-scale", "120",
+            "--target", "mock", "--duration", "20s", "--time-scale", "120",
             "--set", "loadtest.max_instances=100",
-            "--set", 'faults.outages=[{start="20m", duration="15m", mode="503"}]',
+            "--set", 'faults.outages=[{start="10m", duration="10m", mode="503"}]',
             "--out", str(tmp_path / "run"),
         ]
     )  # fmt: skip
