@@ -166,7 +166,8 @@ def test_a_breached_threshold_exits_3(tmp_path: Path) -> None:
 
 def test_a_revocation_blocks_instances_until_the_rollout(tmp_path: Path) -> None:
     code, output, out = loadtest(tmp_path / "run", scenario=REVOCATION)
-    assert code in (0, 4), output  # 4: token counts may miss the tolerance, see below
+    # 4 or 5: the token count (and so its 2xx class) may miss the tolerance, see below
+    assert code in (0, 4, 5), output
     summary = read(out, "summary.json")
     impact, endpoints = summary["impact"], summary["endpoints"]
     # refused after the revocation at 3 min ...
