@@ -58,14 +58,6 @@ class Preflight:
     """Mean seconds per request over the pass."""
 
 
-def explain(reply: Response) -> str:
-    """`error: description` of an answer (for messages), or ""."""
-    body = reply.body
-    code = error_code(body)
-    description = body.get("error_description", "") if isinstance(body, dict) else ""
-    return " ".join(str(p) for p in (code, description) if p)
-
-
 def preflight(host: str, wire: WireProfile, statement: str, software_id: str) -> Preflight:
     """Register, fetch a token and (if the profile has one) call the API once."""
     device_id = "dcrload-preflight"
