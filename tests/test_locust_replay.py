@@ -5,7 +5,7 @@ pytest process) against a mock on a free loopback port, and is reaped whatever h
 `dcrload loadtest` reaps its own mock and Locust processes, and these tests kill the
 process group of anything they started that outlives its time limit. Each run replays
 `tests/scenarios/loadtest-small.toml` (40 always-on instances, tokens of 2 real seconds)
-for 8 real seconds.
+for 8 real seconds (4 where the verdict must fail or only registrations are counted).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ REVOCATION = ROOT / "tests" / "scenarios" / "loadtest-revocation.toml"
 LOCUSTFILE = ROOT / "loadtests" / "locustfile.py"
 SCENARIOS = ROOT / "scenarios"
 RUN = "8s"
+SHORT = "4s"  # enough for a verdict that must fail, or for counts that are not judged closely
 INSTANCES = 40
 TIME_LIMIT = 90
 
@@ -60,7 +61,9 @@ def run(args: list[str], timeout: float = TIME_LIMIT) -> subprocess.CompletedPro
     return subprocess.CompletedProcess(args, process.returncode, output, "")
 
 
-def loadtest(out: Path, *extra: str, scenario: Path = SMALL) -> tuple[int, str, Path]:
+def loadtest(
+    out: Path, *extra: str, scenario: Path = SMALL, duration: str = RUN
+) -> tuple[int, str, Path]:
     done = run(
         [
             sys.executable,
@@ -71,7 +74,7 @@ def loadtest(out: Path, *extra: str, scenario: Path = SMALL) -> tuple[int, str, 
             "--target",
             "mock",
             "--duration",
-            RUN,
+            duration,
             "--out",
             str(out),
             *extra,
@@ -133,7 +136,7 @@ def test_the_prediction_check_passes_on_the_mock(small_run: tuple[int, str, Path
 
 
 def test_a_throttled_mock_fails_on_outcomes_and_names_the_429s(tmp_path: Path) -> None:
-    code, output, out = loadtest(tmp_path / "run", "--mock-throttle-rate", "0.2")
+    code, output, out = loadtest(tmp_path / "run", "--mock-throttle-rate", "0.2", duration=SHORT)
     assert code == 5, output
     comparison = read(out, "comparison.json")
     assert not comparison["outcomes_passed"]
@@ -144,7 +147,7 @@ def test_a_throttled_mock_fails_on_outcomes_and_names_the_429s(tmp_path: Path) -
 def test_a_slowed_mock_is_never_a_pass(tmp_path: Path) -> None:
     """100 ms per request: the users sized for the mock's normal speed fall behind (exit 6),
     or the counts come out short (exit 4) — either way the verdict says why."""
-    code, output, _ = loadtest(tmp_path / "run", "--mock-latency-ms", "100")
+    code, output, _ = loadtest(tmp_path / "run", "--mock-latency-ms", "100", duration=SHORT)
     assert code in (4, 6), output
     assert "passed" not in output
     assert "generator fell behind" in output or "prediction check failed" in output
@@ -157,6 +160,7 @@ def test_a_breached_threshold_exits_3(tmp_path: Path) -> None:
         "loadtest.thresholds.api_p95_ms=0.001",
         "--set",
         "loadtest.thresholds.token_error_rate=0.5",
+        duration=SHORT,
     )
     assert code == 3, output
     assert "threshold breached: api_p95_ms" in output
@@ -228,7 +232,7 @@ def test_two_workers_play_each_instance_once(mock_server: Any, tmp_path: Path) -
             "--scenario",
             str(SMALL),
             "--dcr-duration",
-            RUN,
+            SHORT,
             "--dcr-statements",
             keys,
             "--dcr-admin-key",
@@ -307,7 +311,7 @@ def test_a_url_target_against_a_separately_started_mock_passes(
             "--time-scale",
             "60",
             "--duration",
-            RUN,
+            SHORT,
             "--out",
             str(tmp_path / "run"),
         ]
@@ -324,7 +328,7 @@ def test_the_anti_patterns_replay_within_tolerance(tmp_path: Path) -> None:
     done = run(
         [
             sys.executable, "-m", "dcrload", "loadtest", str(SCENARIOS / "anti-patterns.toml"),
-            "--target", "mock", "--duration", "8s", "--time-scale", "900",
+            "--target", "mock", "--duration", "5s", "--time-scale", "900",
             "--set", "loadtest.max_instances=200", "--out", str(tmp_path / "run"),
         ]
     )  # fmt: skip
@@ -340,18 +344,19 @@ def test_the_anti_patterns_replay_within_tolerance(tmp_path: Path) -> None:
 
 
 def test_the_outage_recovery_replays_at_the_documented_time_scale(tmp_path: Path) -> None:
-    """docs/loadtests.md: a retry storm at 120× with users sized from the requests in flight."""
+    """docs/loadtests.md: a retry storm at 120× with users sized from the requests in flight;
+    three retry policies at 8 attempts each, every 503 of the storm played and predicted."""
     done = run(
         [
             sys.executable, "-m", "dcrload", "loadtest", str(SCENARIOS / "outage-recovery.toml"),
-            "--target", "mock", "--duration", "20s", "--time-scale", "120",
-            "--set", "loadtest.max_instances=100",
-            "--set", 'faults.outages=[{start="10m", duration="10m", mode="503"}]',
+            "--target", "mock", "--duration", "12s", "--time-scale", "120",
+            "--set", "loadtest.max_instances=300",
+            "--set", 'faults.outages=[{start="5m", duration="10m", mode="503"}]',
             "--out", str(tmp_path / "run"),
         ]
     )  # fmt: skip
     assert done.returncode == 0, done.stdout
     comparison = read(tmp_path / "run", "comparison.json")
     token = comparison["endpoints"]["token"]
-    assert token["predicted"] > 1000 and token["relative_error"] <= 0.1
-    assert token["outcomes"]["5xx"]["measured"] > 500  # the storm was played, 503 by 503
+    assert token["predicted"] > 300 and token["relative_error"] <= 0.1
+    assert token["outcomes"]["5xx"]["measured"] > 200  # the storm was played, 503 by 503

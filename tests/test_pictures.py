@@ -211,12 +211,23 @@ def test_each_shipped_report_has_a_sound_structure(
         assert all(t.startswith("day ") for t in ticks)
 
 
-def test_outage_report_is_log_scaled_with_the_baseline_behind(
+def test_a_spike_twenty_times_the_typical_level_gets_a_log_axis_that_says_so() -> None:
+    from dcrload.results.style import rate_axis
+
+    figure, (spiky, calm) = plt.subplots(2)
+    assert rate_axis(spiky, [2100.0], 100.0) and spiky.get_yscale() == "log"
+    assert spiky.get_ylim() == (10.0, 4200.0)  # the typical level stays readable
+    assert not rate_axis(calm, [1900.0], 100.0) and calm.get_yscale() == "linear"
+    plt.close(figure)
+
+
+def test_outage_report_draws_the_baseline_behind_on_the_scale_its_spike_needs(
     reports: dict[str, tuple[dict[str, Any], Figure]],
 ) -> None:
+    """The outage's 8-attempt storm stays within 20× the typical level: a linear axis."""
     _inputs, figure = reports["outage-recovery"]
     dcr = figure.axes[0]
-    assert dcr.get_yscale() == "log" and "(log)" in dcr.get_ylabel()
+    assert dcr.get_yscale() == "linear" and "(log)" not in dcr.get_ylabel()
     labels = dcr.get_legend_handles_labels()[1]
     assert "token: no-fault baseline" in labels
     assert any(label.startswith("outage 503, 20:00–20:30") for label in labels)

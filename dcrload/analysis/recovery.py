@@ -15,7 +15,9 @@ baseline (or within counting noise, two Poisson standard deviations, when that i
 - **One-second figures**: the most DCR requests in one second from the window's start to
   one lifetime after its end, beside the baseline's over the same span, and the time to
   drain — from the window's end to the last second of that span above the baseline's
-  one-second peak (0 when none is).
+  one-second peak (0 when none is). With several cohorts, `by_cohort` gives each cohort's
+  own requests' one-second peak during the window and after it (with its baseline and
+  drain): where retry policies differ.
 
 Same scenario and seed, same figures: everything here is a pure function of the counts.
 `sim.recovery` runs the baseline.
@@ -25,6 +27,8 @@ from __future__ import annotations
 
 import math
 from typing import Any
+
+from dcrload.model.counts import cohort_key
 
 TOLERANCE = 0.10
 SMOOTH = 3
@@ -105,17 +109,25 @@ def echo_after(
     return echoes
 
 
+DCR = ("register", "token")
+
+
 def drain_after(
-    per_second: Any, baseline_per_second: Any, start: float, end: float, until: float
+    per_second: Any,
+    baseline_per_second: Any,
+    start: float,
+    end: float,
+    until: float,
+    rows: tuple[str, ...] = DCR,
 ) -> dict[str, float]:
-    """One-second DCR peaks over [start, until) of the run and of the baseline, and the
-    seconds from `end` to the last second of the run above the baseline's peak."""
-    dcr = ("register", "token")
-    ours = per_second.total_peak(dcr, start, until)
-    theirs = baseline_per_second.total_peak(dcr, start, until)
+    """One-second peaks of `rows` together (DCR requests by default) over [start, until) of
+    the run and of the baseline, and the seconds from `end` to the last second of the run
+    above the baseline's peak."""
+    ours = per_second.total_peak(rows, start, until)
+    theirs = baseline_per_second.total_peak(rows, start, until)
     together: dict[int, int] = {}
-    for endpoint in dcr:
-        for second, n in per_second.counts.get(endpoint, {}).items():
+    for row in rows:
+        for second, n in per_second.counts.get(row, {}).items():
             if end <= second < until:
                 together[second] = together.get(second, 0) + n
     above = [s for s, n in together.items() if n > theirs]
@@ -124,6 +136,21 @@ def drain_after(
         "baseline_peak_rps_1s": float(theirs),
         "drain_s": max(0.0, max(above) + 1 - end) if above else 0.0,
     }
+
+
+def drain_by_cohort(
+    scenario: Any, counts: Any, baseline_counts: Any, start: float, end: float, until: float
+) -> dict[str, dict[str, float]]:
+    """Each cohort's own DCR requests, one retry policy's herd told apart from the fleet's
+    (a fleet-wide peak mixes every policy's): the one-second peak during the window (the
+    retry storm), and after it `drain_after`'s figures over [end, until) (the return)."""
+    figures = {}
+    for index, cohort in enumerate(scenario.cohorts):
+        row = (cohort_key(index),)
+        after = drain_after(counts.per_second, baseline_counts.per_second, end, end, until, row)
+        during = counts.per_second.total_peak(row, start, end) if end > start else 0
+        figures[cohort.name or f"cohort-{index}"] = {"peak_rps_1s_during": float(during), **after}
+    return figures
 
 
 def recovery_entries(
@@ -152,5 +179,9 @@ def recovery_entries(
             entry.update(
                 drain_after(counts.per_second, baseline_counts.per_second, start, end, until)
             )
+            if len(scenario.cohorts) > 1:
+                entry["by_cohort"] = drain_by_cohort(
+                    scenario, counts, baseline_counts, start, end, until
+                )
         entries.append(entry)
     return entries

@@ -338,8 +338,16 @@ class Service:
             self.max[key] = max(self.max.get(key, -1.0), float(top))
 
 
+def cohort_key(cohort: int) -> str:
+    """`PerSecond`'s row of one cohort's DCR requests (register and token together)."""
+    return f"dcr@{cohort}"
+
+
 class PerSecond:
-    """DCR requests per second of scenario time, sparse: the one-second peak rate exactly."""
+    """DCR requests per second of scenario time, sparse: the one-second peak rate exactly.
+
+    Rows are keyed by endpoint, plus one per cohort (`cohort_key`), so that a retry policy's
+    own one-second peak can be told apart from the fleet's."""
 
     def __init__(self, duration: float) -> None:
         self.duration = duration
@@ -394,6 +402,7 @@ class RunCounts:
     failed_api_calls: int = 0
     instances: int = 0
     by_cohort: list[dict[str, int]] = field(init=False)
+    cohort_rows: list[str] = field(init=False, repr=False)
     service: Service = field(init=False)
     per_second: PerSecond = field(init=False)
 
@@ -406,6 +415,7 @@ class RunCounts:
         self.blocked = Blocked(self.duration, self.bin_width)
         self.by_cohort = [dict.fromkeys((*COHORT_KEYS, "instances", "failed_api_calls"), 0)
                           for _ in range(self.cohorts)]  # fmt: skip
+        self.cohort_rows = [cohort_key(index) for index in range(self.cohorts)]
 
     # ------------------------------------------------------------------ what agents report
 
@@ -415,6 +425,7 @@ class RunCounts:
             self.by_cohort[cohort][endpoint] += 1
             if endpoint != "api":
                 self.per_second.add(endpoint, t)
+                self.per_second.add(self.cohort_rows[cohort], t)
 
     def series(self, endpoint: str, outcome: str, first: float, step: float, n: int,
                cohort: int) -> None:  # fmt: skip

@@ -149,6 +149,26 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
             console.print(
                 f"  one-second DCR peak {peak:g}/s (baseline {base:g}/s)", highlight=False
             )
+        cohorts = window.get("by_cohort")
+        if cohorts:
+            console.print(cohort_recovery_table(cohorts))
+
+
+def cohort_recovery_table(cohorts: dict[str, dict[str, float]]) -> Table:
+    """Each cohort's own one-second DCR peak after a fault: where retry policies differ."""
+    table = Table(title="  one-second DCR peaks by cohort (after: one token lifetime)",
+                  title_justify="left")  # fmt: skip
+    for head in ("cohort", "during", "after", "without fault", "drained in"):
+        table.add_column(head, justify="left" if head == "cohort" else "right")
+    for name, own in cohorts.items():
+        table.add_row(
+            name,
+            f"{own['peak_rps_1s_during']:g}/s",
+            f"{own['peak_rps_1s']:g}/s",
+            f"{own['baseline_peak_rps_1s']:g}/s",
+            f"{own['drain_s'] / 60:.0f} min",
+        )
+    return table
 
 
 def print_sample(summary: dict[str, Any], console: Console) -> None:
