@@ -26,6 +26,8 @@ from dcrload.cli import main
 from dcrload.core.errors import UsageError
 from dcrload.model.scenario import load_scenario
 
+pytestmark = pytest.mark.xdist_group("capacity")  # module fixtures: once
+
 RATE, MU, BOUND, QUANTILE = 50.0, 50.0, 0.010, 0.99
 SCENARIO = """
 [scenario]

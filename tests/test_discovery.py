@@ -24,6 +24,8 @@ from loadtests.discovery import (
 )
 from loadtests.options import explicit_paths, wire_profile
 
+pytestmark = pytest.mark.xdist_group("discovery")  # module fixtures: once
+
 RFC = WireProfile("rfc7591", Paths("/register", "/token", "/api/v2"))
 
 

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from golden import GOLDEN, SMALL, run
 
+pytestmark = pytest.mark.xdist_group("golden")  # module fixtures: once
+
 NAMES = sorted(SMALL)
 
 

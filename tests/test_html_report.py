@@ -19,6 +19,8 @@ from dcrload.cli import main
 from dcrload.model.scenario import load_scenario, validate
 from dcrload.results.html import HtmlReport, loadtest_report, render, scenario_text, write_html
 
+pytestmark = pytest.mark.xdist_group("html_report")  # module fixtures: once
+
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "scenarios").glob("*.toml"))
 

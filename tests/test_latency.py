@@ -19,6 +19,8 @@ from dcrload.model.scenario import Scenario, validate
 from dcrload.results.summary import summary_of
 from sim.fleet import simulate
 
+pytestmark = pytest.mark.xdist_group("latency")  # module fixtures: once
+
 RATE = 50.0  # token requests per second
 WORKERS = 2
 MEAN_SERVICE = 0.02  # seconds: μ = 50/s, so ρ = λ/(cμ) = 0.5

@@ -29,6 +29,8 @@ from reference_server.fixtures import (  # noqa: F401
 
 from loadtests.options import INITIAL_ACCESS_TOKEN_ENV
 
+pytestmark = pytest.mark.xdist_group("loadtest_reference")  # module fixtures: once
+
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "tests" / "scenarios" / "loadtest-reference.toml"
 INSTANCES = 10

@@ -29,6 +29,8 @@ from reference_server.fixtures import (  # noqa: F401
 from dcrload.commandline.processes import free_port, reap
 from loadtests.options import INITIAL_ACCESS_TOKEN_ENV
 
+pytestmark = pytest.mark.xdist_group("loadtest_verdict")  # module fixtures: once
+
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "tests" / "scenarios" / "loadtest-small.toml"
 REFERENCE = ROOT / "tests" / "scenarios" / "loadtest-reference.toml"

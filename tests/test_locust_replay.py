@@ -97,6 +97,7 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, Path]
     return loadtest(tmp_path_factory.mktemp("small") / "run")
 
 
+@pytest.mark.xdist_group("locust_small")  # one run, shared
 def test_headless_run_registers_once_per_instance_and_refreshes(
     small_run: tuple[int, str, Path],
 ) -> None:
@@ -120,6 +121,7 @@ def test_headless_run_registers_once_per_instance_and_refreshes(
         assert base64.b64encode((out / picture).read_bytes()).decode() in page
 
 
+@pytest.mark.xdist_group("locust_small")  # one run, shared
 def test_the_prediction_check_passes_on_the_mock(small_run: tuple[int, str, Path]) -> None:
     _code, output, out = small_run
     comparison = read(out, "comparison.json")

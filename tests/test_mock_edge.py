@@ -36,6 +36,8 @@ from mock_fixtures import (  # noqa: F401
 
 from loadtests.mockserver.bodies import MAX_DEPTH, BadInput, parse_json
 
+pytestmark = pytest.mark.xdist_group("mock_edge")  # module fixtures: once
+
 NESTED = b"[" * 5000 + b"]" * 5000
 SURROGATE = b'{"software_statement":"\\ud800"}'
 

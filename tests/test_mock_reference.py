@@ -30,6 +30,8 @@ from mock_fixtures import (  # noqa: F401
 
 from loadtests.mockserver.jwks import thumbprint
 
+pytestmark = pytest.mark.xdist_group("mock_reference")  # module fixtures: once
+
 # RFC 7638 section 3.1: the example RSA key and its published thumbprint.
 RFC7638_N = (
     "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPe"

@@ -13,6 +13,8 @@ import pytest
 from cli_runner import dcrload
 from mock_fixtures import ADMIN_KEY, DEVICE, REPO, LiveServer, keys_dir, start_server, stop_server  # noqa: F401
 
+pytestmark = pytest.mark.xdist_group("mock_server")  # module fixtures: once
+
 
 @pytest.fixture(scope="module")
 def live(keys_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:

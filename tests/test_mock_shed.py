@@ -38,6 +38,8 @@ from loadtests.mockserver.gate import Gate
 from loadtests.mockserver.shed import ARRIVED_KEY, GONE_KEY, Limiter
 from loadtests.mockserver.tokens import Grant, TokenMemo
 
+pytestmark = pytest.mark.xdist_group("mock_shed")  # module fixtures: once
+
 # --------------------------------------------------------------------------- Limiter
 
 

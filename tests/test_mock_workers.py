@@ -27,6 +27,8 @@ from mock_fixtures import (  # noqa: F401
     stop_server,
 )
 
+pytestmark = pytest.mark.xdist_group("mock_workers")  # module fixtures: once
+
 ADMIN = {"X-Admin-Key": ADMIN_KEY}
 N = 12  # requests per check: with two workers, both serve some of them
 ASK_LIMIT = 400  # requests before concluding a worker never answers (the kernel may favour one)

@@ -32,6 +32,8 @@ from dcrload.results import compare_plots, style
 from dcrload.results.prediction_plot import comparison_figure
 from dcrload.results.report import report_figure
 
+pytestmark = pytest.mark.xdist_group("pictures")  # module fixtures: once
+
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "scenarios").glob("*.toml"))
 SMALL = {

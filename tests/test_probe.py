@@ -26,6 +26,8 @@ from reference_server.fixtures import (  # noqa: F401
 from dcrload.cli import main
 from loadtests.commands.probe import EXIT_UNREACHABLE
 
+pytestmark = pytest.mark.xdist_group("probe")  # module fixtures: once
+
 
 @pytest.fixture(scope="module")
 def short_ttl(keys_dir: Path) -> Iterator[LiveServer]:

@@ -27,6 +27,8 @@ from cli_runner import dcrload
 from dcrload.commandline.processes import free_port
 from dcrload.model.reference import REFERENCE, generated
 
+pytestmark = pytest.mark.xdist_group("readme")  # module fixtures: once
+
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 DOCS = {p.name: p.read_text() for p in sorted((ROOT / "docs").glob("*.md"))}

@@ -19,6 +19,8 @@ from dcrload.core.streams import run_key, stream
 from sim.fleet import simulate
 from sim.shards import ShardTask, run_tasks, sample_draws, shard_members
 
+pytestmark = pytest.mark.xdist_group("scale")  # module fixtures: once
+
 
 def summary(name: str, extra: list[str] | None = None, **options: Any) -> dict[str, Any]:
     return golden_summary(simulate(scenario_of(name, extra), **options))

@@ -22,6 +22,8 @@ from cli_runner import dcrload
 from dcrload.cli import main
 from dcrload.results.files import read_timeseries
 
+pytestmark = pytest.mark.xdist_group("simulate_cli")  # module fixtures: once
+
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "scenarios").glob("*.toml"))
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -19,6 +19,8 @@ from dcrload.model.scenario import Scenario, load_scenario
 from dcrload.results.summary import summary_of
 from sim.fleet import simulate
 
+pytestmark = pytest.mark.xdist_group("simulation")  # module fixtures: once
+
 ROOT = Path(__file__).resolve().parent.parent
 STEADY = ROOT / "scenarios" / "steady-state.toml"
 DEFAULT = ROOT / "scenarios" / "default.toml"
