@@ -196,7 +196,6 @@ def test_mock_without_keys_makes_statements(tmp_path: Path) -> None:
 
 
 def test_mock_with_a_scenario(tmp_path: Path) -> None:
-    pytest.importorskip("dcrload.model.scenario")
     scenario = tmp_path / "s.toml"
     scenario.write_text(
         '[token]\nttl = "1h"\n[loadtest]\ntime_scale = 60\n'

@@ -168,7 +168,7 @@ def test_simulate_jobs_and_sample_write_the_intervals(tmp_path: Any) -> None:
 
 @pytest.fixture(scope="module")
 def dask_scheduler() -> Any:
-    distributed = pytest.importorskip("distributed")
+    import distributed  # a dependency: its absence is a failure, not a skip
     cluster = distributed.LocalCluster(
         host="127.0.0.1", processes=True, n_workers=2, threads_per_worker=1,
         dashboard_address="127.0.0.1:0",  # loopback; None cannot turn it off (dask#8136)
@@ -201,7 +201,6 @@ def test_compare_on_a_dask_cluster_is_the_local_run(dask_scheduler: str, tmp_pat
 
 
 def test_dask_local_starts_and_closes_its_own_cluster() -> None:
-    pytest.importorskip("distributed")
     scenario = scenario_of("default", ["fleet.instances=100", "scenario.duration=6h"])
     result = simulate(scenario, jobs=2, dask="local")
     assert result.engine["shards"]["on"] == "local"
