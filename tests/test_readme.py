@@ -11,6 +11,7 @@ URL) runs in the order the docs give it, on loopback.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import shlex
@@ -365,7 +366,10 @@ def test_walkthrough_loadtest_against_the_url_completes(walkthrough: tuple[Path,
     command = WALKTHROUGH[4].replace("8000", str(port)).replace("--duration 30s", "--duration 3s")
     done = dcrload(*argv(command), "--set", "loadtest.max_instances=20", "--out", "lt",
                    cwd=folder, timeout=180)  # fmt: skip
-    assert done.returncode in (0, 4), done.stdout + done.stderr  # 4: prediction off, not a crash
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "prediction check passed" in done.stdout
+    comparison = json.loads((folder / "lt" / "comparison.json").read_text())
+    assert comparison["outcomes_passed"]  # what the URL answered is what was predicted
     assert (folder / "lt" / "report.html").is_file()
 
 
