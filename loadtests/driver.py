@@ -28,7 +28,7 @@ from typing import Any
 
 from dcrload.core.actions import CallApi, Failure, FetchToken, Register, RequestAction, Response
 from dcrload.core.lifecycle import jwt_claims, succeeded
-from dcrload.core.semantics import error_code
+from dcrload.core.semantics import error_code, error_description
 from dcrload.core.wire import Device, WireProfile, device_info_for, to_response
 from dcrload.model.agent import Agent, Sleep
 from dcrload.model.counts import RunCounts
@@ -353,13 +353,8 @@ class LocustDriver:
 
 def describe_error(body: Any) -> str:
     """An error answer's `error` and `error_description` (or REST API V2's message)."""
-    code = error_code(body)
-    description = ""
-    if isinstance(body, dict):
-        description = str(body.get("error_description", "") or "")
-        if not description and isinstance(body.get("error"), dict):
-            description = str(body["error"].get("message", "") or "")
-    return ": ".join(part for part in (code, description) if part) or "(no error body)"
+    parts = (error_code(body), error_description(body))
+    return ": ".join(part for part in parts if part) or "(no error body)"
 
 
 def send(client: Any, request: Any, name: str) -> Response | Failure:

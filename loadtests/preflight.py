@@ -24,7 +24,7 @@ import httpx
 
 from dcrload.core.actions import CallApi, FetchToken, Register, RequestAction, Response
 from dcrload.core.lifecycle import jwt_claims, succeeded
-from dcrload.core.semantics import error_code
+from dcrload.core.semantics import error_code, error_description
 from dcrload.core.wire import Device, WireProfile, device_info_for, to_response
 
 TIMEOUT = 10.0
@@ -40,10 +40,7 @@ class Refused(Exception):
     def __init__(self, endpoint: str, status: int, body: object) -> None:
         self.endpoint, self.status = endpoint, status
         self.code = error_code(body)
-        description = body.get("error_description", "") if isinstance(body, dict) else ""
-        if not description and isinstance(body, dict) and isinstance(body.get("error"), dict):
-            description = body["error"].get("message", "")
-        self.description = str(description)
+        self.description = error_description(body)
         detail = " ".join(part for part in (self.code, self.description) if part)
         super().__init__(f"{endpoint} answered {status}" + (f" {detail}" if detail else ""))
 

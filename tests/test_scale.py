@@ -169,6 +169,7 @@ def test_simulate_jobs_and_sample_write_the_intervals(tmp_path: Any) -> None:
 @pytest.fixture(scope="module")
 def dask_scheduler() -> Any:
     import distributed  # a dependency: its absence is a failure, not a skip
+
     cluster = distributed.LocalCluster(
         host="127.0.0.1", processes=True, n_workers=2, threads_per_worker=1,
         dashboard_address="127.0.0.1:0",  # loopback; None cannot turn it off (dask#8136)

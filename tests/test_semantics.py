@@ -146,3 +146,15 @@ def test_the_edge_checks_come_in_their_order(
     throttled: bool, outage: str | None, route: str, expected: Any
 ) -> None:
     assert semantics.edge_refusal(route, throttled=throttled, outage=outage) == expected
+
+
+def test_an_error_body_reads_the_same_in_both_shapes() -> None:
+    """OAuth's flat body and REST API V2's nested one give the same code and text, which
+    the preflight's refusal and the load test's failure messages both quote."""
+    oauth = {"error": "invalid_client", "error_description": "unknown client"}
+    rest = {"error": {"code": "invalid_client", "message": "unknown client"}}
+    for body in (oauth, rest):
+        assert semantics.error_code(body) == "invalid_client"
+        assert semantics.error_description(body) == "unknown client"
+    assert semantics.error_description({"error": "x"}) == ""
+    assert semantics.error_description("<html>") == ""

@@ -121,3 +121,15 @@ def error_code(body: Any) -> str:
     if isinstance(error, dict):
         error = error.get("code")
     return error if isinstance(error, str) else ""
+
+
+def error_description(body: Any) -> str:
+    """The human text of an answer in either shape: OAuth's `error_description`, or REST
+    API V2's `error.message` ("" when there is none)."""
+    if not isinstance(body, dict):
+        return ""
+    description = body.get("error_description", "") or ""
+    error = body.get("error")
+    if not description and isinstance(error, dict):
+        description = error.get("message", "") or ""
+    return str(description)
