@@ -9,8 +9,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from listening import start_listening
 
 from dcrload.commandline.processes import reap
 from loadtests.mockserver import MockSettings, create_app
@@ -176,34 +175,15 @@ def start_server(
     The admin key is `ADMIN_KEY`, given by environment (``DCRLOAD_ADMIN_KEY``) unless
     `env` or ARGS say otherwise.
     """
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "DCRLOAD_ADMIN_KEY": ADMIN_KEY, **(env or {})}
-    process = subprocess.Popen(
+    url, process, lines = start_listening(
         [sys.executable, "-m", "loadtests.mockserver", "--port", "0", *args],
+        "dcrload mock listening on ",
+        env={**os.environ, "DCRLOAD_ADMIN_KEY": ADMIN_KEY, **(env or {})},
+        stop=stop_server,
         cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
+        timeout=timeout,
     )
-    lines: list[str] = []
-    found: list[str] = []
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line.rstrip("\n"))
-            if line.startswith("dcrload mock listening on ") and not found:
-                found.append(line.split()[-1])
-
-    threading.Thread(target=read, daemon=True).start()
-    deadline = time.monotonic() + timeout
-    while not found:
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop_server(process)
-            raise RuntimeError("mock did not start:\n" + "\n".join(lines))
-        time.sleep(0.02)
-    httpx.get(found[0] + "/healthz", timeout=5).raise_for_status()
-    return LiveServer(found[0], process, lines)
+    return LiveServer(url, process, lines)
 
 
 def stop_server(process: subprocess.Popen[str]) -> int:

@@ -12,14 +12,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from listening import start_listening
 
 from dcrload.commandline.processes import reap
 from loadtests.statements import write_statements
@@ -53,33 +52,14 @@ class ReferenceKeys:
 
 
 def start_reference(*args: str, timeout: float = 20.0) -> Reference:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
+    url, process, lines = start_listening(
         [sys.executable, str(SERVER), "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
+        LISTENING,
+        env=dict(os.environ),
+        stop=reap,
+        timeout=timeout,
     )
-    lines: list[str] = []
-    found: list[str] = []
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line.rstrip("\n"))
-            if line.startswith(LISTENING) and not found:
-                found.append(line.split()[-1])
-
-    threading.Thread(target=read, daemon=True).start()
-    deadline = time.monotonic() + timeout
-    while not found:
-        if process.poll() is not None or time.monotonic() > deadline:
-            reap(process)
-            raise RuntimeError("reference server did not start:\n" + "\n".join(lines))
-        time.sleep(0.02)
-    httpx.get(found[0] + "/healthz", timeout=5).raise_for_status()
-    return Reference(found[0], process, lines)
+    return Reference(url, process, lines)
 
 
 def stop_reference(server: Reference) -> None:
