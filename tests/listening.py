@@ -50,8 +50,8 @@ def start_listening(
     while not found:
         if process.poll() is not None or time.monotonic() > deadline:
             stop(process)
-            name = Path(command[1]).name if len(command) > 1 else command[0]
-            raise RuntimeError(f"{name} did not start:\n" + "\n".join(lines))
+            shown = " ".join(Path(part).name for part in command[1:3])
+            raise RuntimeError(f"{shown} did not start:\n" + "\n".join(lines))
         time.sleep(0.02)
     httpx.get(found[0] + "/healthz", timeout=5).raise_for_status()
     return found[0], process, lines
