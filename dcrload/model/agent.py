@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import cast
 
 from dcrload.core.actions import (
     ApiCallDue,
@@ -56,6 +57,9 @@ SPIN_LIMIT = 10_000
 
 ENDPOINT: dict[type, str] = {Register: "register", FetchToken: "token", CallApi: "api"}
 OK = Response(200)
+# the events the agent feeds, one shared value each (they are immutable and carry nothing)
+LAUNCHED, BACKGROUNDED, DUE = AppLaunched(), AppBackgrounded(), ApiCallDue()
+LOST, REAUTHENTICATED = CredentialsLost(), Reauthenticated()
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +96,13 @@ Answer = Response | Failure | Burst | None
 
 def outcome_of(answer: Response | Failure) -> str:
     """How a request is counted: its status ("201", "429", ...) or the failure's kind."""
-    return str(answer.status) if isinstance(answer, Response) else answer.kind
+    if isinstance(answer, Response):
+        status = answer.status
+        return _STATUS.get(status) or str(status)
+    return answer.kind
+
+
+_STATUS = {status: str(status) for status in (200, 201, 400, 401, 403, 429, 500, 503)}
 
 
 class Agent:
@@ -221,13 +231,13 @@ class Agent:
                 last_now, spins = now, 0
             # ---- usage and faults due now
             if in_session and now >= session_end:
-                inst.handle(AppBackgrounded(), session_end)
+                inst.handle(BACKGROUNDED, session_end)
                 in_session, next_api = False, math.inf
                 if session_after is None:
                     session_after = model.diurnal.next_start(session_end, usage)
                 session_start, session_after = session_after, None
             if not in_session and now >= session_start:
-                inst.handle(AppLaunched(), now)
+                inst.handle(LAUNCHED, now)
                 in_session = True
                 session_end = (
                     math.inf if plan.always_on else now + model.session_length.sample(usage)
@@ -237,7 +247,7 @@ class Agent:
                     next_api = self.api_rng.uniform(0.0, interval)  # not all in second 0
             if now >= next_loss:  # counted when there was something to lose
                 counts.losses += inst.credentials is not None
-                inst.handle(CredentialsLost(), now)
+                inst.handle(LOST, now)
                 next_loss = self.next_loss(now)
             if now >= next_update:
                 replacement = model.rollouts[inst.software_id].software_id
@@ -246,7 +256,7 @@ class Agent:
                 counts.updates += 1
             burst = 1
             if in_session and now >= next_api and inst.awaiting is None:
-                inst.handle(ApiCallDue(), now)
+                inst.handle(DUE, now)
                 counts.api_wanted += 1
                 next_api = now + (interval if self.bulk else self.api_gap())
                 if self.bulk:
@@ -256,7 +266,7 @@ class Agent:
 
             # ---- the lifecycle's decision
             action = inst.next_action(now)
-            if isinstance(action, Blocked):
+            if type(action) is Blocked:
                 if not blocked:
                     blocked = True
                     counts.blocked.start(now)
@@ -265,21 +275,22 @@ class Agent:
                 if blocked:
                     blocked = False
                     counts.blocked.end(now)
-                if isinstance(action, Reauthenticate):
+                if type(action) is Reauthenticate:
                     counts.reauthenticated(now, cohort)
-                    inst.handle(Reauthenticated(), now)
+                    inst.handle(REAUTHENTICATED, now)
                     continue
-                if not isinstance(action, Wait):
-                    if burst > 1 and isinstance(action, CallApi):
+                if type(action) is not Wait:
+                    if burst > 1 and type(action) is CallApi:
                         reply = yield Send(action, burst, interval)
                         if not isinstance(reply, Burst):
                             raise LifecycleError(f"{reply!r} does not answer a burst")
                         next_api = self._burst(action, reply, now, burst)
-                    else:
-                        reply = yield Send(action)
+                    else:  # a request: not Wait, Blocked nor Reauthenticate (handled above)
+                        request = cast(RequestAction, action)
+                        reply = yield Send(request)
                         if not isinstance(reply, _REPLIES):
                             raise LifecycleError(f"{reply!r} does not answer {action!r}")
-                        self._answered(action, reply, now)
+                        self._answered(request, reply, now)
                     continue
                 until = action.until
                 if not in_session:
@@ -311,6 +322,7 @@ class Agent:
         if (
             endpoint == "api"
             and isinstance(reply, Response)
+            and reply.status == 401
             and expired_token(reply.status, reply.body)
         ):
             self.counts.expired(sent, self.plan.cohort)
@@ -330,7 +342,7 @@ class Agent:
         sent = first + ok * interval
         if ok > 0:
             counts.api_wanted += 1
-            inst.handle(ApiCallDue(), sent)
+            inst.handle(DUE, sent)
             again = inst.next_action(sent)
             if not isinstance(again, CallApi):
                 raise LifecycleError(f"call {ok} of a burst became {again!r}")
