@@ -621,6 +621,20 @@ class AppInstance:
     def _answer(
         self, pending: Action, event: Response | Failure | Reauthenticated, now: float
     ) -> None:
+        if type(event) is Response and 200 <= event.status < 300:  # "ok": the common case
+            self._retry_attempt = 0
+            self._retry_delay = 0.0
+            self._retry_until = -math.inf
+            kind = type(pending)
+            if kind is FetchToken:
+                self._after_token("ok", event.body, event.headers, now)
+                return
+            if kind is CallApi:
+                self._after_api("ok", event.headers, now)
+                return
+            if kind is Register:
+                self._after_register("ok", event.body, event.headers, now)
+                return
         if isinstance(pending, Reauthenticate):
             if not isinstance(event, Reauthenticated):
                 raise LifecycleError(f"{event!r} does not answer {pending!r}")

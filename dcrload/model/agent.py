@@ -49,6 +49,7 @@ from dcrload.core.actions import (
 )
 from dcrload.core.errors import LifecycleError
 from dcrload.core.lifecycle import AppInstance, expired_token
+from dcrload.core.streams import LazyStream, Rng
 from dcrload.model.counts import RunCounts
 from dcrload.model.plans import FleetModel, Plan, adoption_time, own_cycle
 
@@ -145,10 +146,10 @@ class Agent:
             software_id=software_id,
             clock=model.clock(model.stream(index, "clock")),
             rng=model.stream(index, "refresh"),
-            retry_rng=model.stream(index, "retry"),
+            retry_rng=cast(Rng, LazyStream(model.key, index, "retry")),  # rarely drawn from
         )
         self.losses = model.stream(index, "losses")
-        self.rollout = model.stream(index, "rollout")
+        self.rollout: Rng | None = None
         self.server_rng = model.stream(index, "server")
         """The server's draws for this instance's requests (service times, TTL jitter)."""
         usage = model.scenario.usage
@@ -178,6 +179,7 @@ class Agent:
         rollout = self.model.rollouts.get(self.lifecycle.software_id)
         if rollout is None:
             return math.inf
+        self.rollout = self.model.stream(self.plan.index, "rollout")  # only where it is drawn
         return max(self.plan.install_at, adoption_time(rollout, self.rollout.random()))
 
     def prime(self) -> None:
