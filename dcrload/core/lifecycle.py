@@ -465,6 +465,60 @@ class AppInstance:
         earliest = token.earliest_refresh_at
         return Wait(due if due >= earliest else earliest)
 
+    # ------------------------------------------------------------------ background renewals
+
+    def _renewing(self, now: float) -> Token | None:
+        """The token, when the instance is in the plain background state in which
+        `next_action` can only answer the timer's token request or a wait for it: credentials
+        and a usable token, in the background with timers that fire, no call wanted, nothing
+        pending, no retry, no give-up, no re-authentication owed, no anti-pattern."""
+        token = self.token
+        if (
+            token is None
+            or token.rejected
+            or self.foreground
+            or not self._timers
+            or not self._proactive
+            or self._pending is not None
+            or self._api_wanted is not None
+            or self.blocked is not None
+            or self.credentials is None
+            or self.needs_reauthentication
+            or self._gave_up
+            or self._retry_until > now
+            or self.config.antipattern != "none"
+        ):
+            return None
+        return token
+
+    def renewal_due(self, now: float) -> bool:
+        """Whether `next_action(now)` answers the background timer's `FetchToken` (in the
+        plain state of `_renewing`; False anywhere else). Reads only: a driver that batches
+        background renewals asks this, then `next_action`, and stays exact."""
+        token = self._renewing(now)
+        if token is None or now < token.earliest_refresh_at:
+            return False
+        reading = now if self._exact else self.clock.reading(self._basis, now)
+        return reading >= token.expiry or reading >= token.refresh_at
+
+    def renewal_wait(self, now: float) -> float | None:
+        """`until` of the `Wait` that `next_action(now)` answers in the plain background
+        state of `_renewing` when no renewal is due yet; None where that is not certain (the
+        caller then asks `next_action`). Reads only, and decides as `next_action` does."""
+        token = self._renewing(now)
+        if token is None:
+            return None
+        earliest = token.earliest_refresh_at
+        if now >= earliest:
+            reading = now if self._exact else self.clock.reading(self._basis, now)
+            if reading >= token.expiry or reading >= token.refresh_at:
+                return None  # due now: next_action starts the request
+        if self._exact:
+            due = now if now >= token.refresh_at else token.refresh_at
+        else:
+            due = self.clock.when(self._basis, token.refresh_at, now)
+        return due if due >= earliest else earliest
+
     def _start(self, action: Action) -> Action:
         kind = type(action)
         trigger, new = _STARTED[kind]

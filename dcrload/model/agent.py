@@ -78,6 +78,9 @@ class Send:
     action: RequestAction
     repeat: int = 1
     every: float = 0.0
+    at: float | None = None
+    """Send at driver time `at` (sleep until then first); only from an agent built with
+    `renew=True`, for a driver that honours it (the run-to-completion driver)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +121,7 @@ class Agent:
         "losses",
         "model",
         "plan",
+        "renew",
         "rollout",
         "server_rng",
         "spread_start",
@@ -131,12 +135,16 @@ class Agent:
         clock: Callable[[], float],
         *,
         bulk: bool = True,
+        renew: bool = False,
     ) -> None:
         self.model = model
         self.plan = plan
         self.counts = counts
         self.clock = clock
         self.bulk = bulk and plan.bulk and model.bulk
+        self.renew = renew and model.bulk
+        """Background timer renewals in one `Send(at=...)` each, no `Sleep` between (see
+        `_renewals`); stepping (`model.bulk` False) keeps every event."""
         cohort = model.scenario.cohorts[plan.cohort]
         software_id = model.software_id_at_install(cohort, plan.install_at)
         index = plan.index
@@ -211,6 +219,8 @@ class Agent:
         session_after: float | None = None  # the next session, when drawn before this one ends
         in_session = False
         background_timers = inst.background_timers
+        renew = self.renew
+        until = math.inf
         next_api = math.inf
         now = now_of()
         next_loss = self.next_loss(now)
@@ -311,11 +321,64 @@ class Agent:
                 wake = min(until, usage_due, next_loss, next_update, end_at)
             if wake >= end_at:
                 break
+            if (
+                renew
+                and type(action) is Wait
+                and not in_session
+                and wake == until
+                and wake < session_start
+                and wake < next_loss
+                and wake < next_update
+                and inst.renewal_due(wake)
+            ):
+                # Background renewals on the timer, each one Send: the stepped loop would
+                # wake at `wake` with nothing else due and ask next_action for this request.
+                limit = min(session_start, next_loss, next_update, end_at)
+                wake, last_now, asleep = yield from self._renewals(wake, limit)
+                spins = 0
+                if not asleep:
+                    continue  # back at the top of the loop, at the driver's time
+                if wake >= end_at:
+                    break
             yield Sleep(wake)
 
         if blocked:
             counts.blocked.end(end_at)
         counts.left(cohort, inst.failed_api_calls)
+
+    def _renewals(
+        self, first: float, limit: float
+    ) -> Generator[Command, Answer, tuple[float, float, bool]]:
+        """Renew the token on the background timer from `first` while nothing else can
+        happen before `limit` (a session, a loss, an update, the end): per renewal one
+        `Send(FetchToken, at=t)`, the answer fed as the loop feeds it, the next timer read
+        from `AppInstance.renewal_wait` — the `Sleep`, the two wake-ups and the second
+        decision of a stepped renewal are skipped, nothing else.
+
+        Returns (wake-up, when it was decided, True) for the loop to sleep until then, or
+        (-, when the last request went out, False) for it to go on at the driver's time:
+        the answer arrived at or after `limit`, or left the plain state (an error, a retry,
+        a revocation, a timeout). The second item is the loop's `last_now` (spin check).
+        """
+        inst, now_of = self.lifecycle, self.clock
+        t = first
+        while True:
+            action = inst.next_action(t)
+            if type(action) is not FetchToken:  # renewal_due promised it
+                raise LifecycleError(f"a due renewal became {action!r}")
+            reply = yield Send(action, at=t)
+            if not isinstance(reply, _REPLIES):
+                raise LifecycleError(f"{reply!r} does not answer {action!r}")
+            self._answered(action, reply, t)
+            now = now_of()
+            if now >= limit or now == t:
+                return t, t, False
+            until = inst.renewal_wait(now)
+            if until is None:
+                return t, t, False
+            if until >= limit or not inst.renewal_due(until):
+                return (until if until < limit else limit), now, True
+            t = until
 
     def _answered(self, action: RequestAction, reply: Response | Failure, sent: float) -> None:
         """Feed one answer to the lifecycle and count the request at the time it was sent."""
