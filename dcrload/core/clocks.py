@@ -66,6 +66,17 @@ class DeviceClock:
         """The first true time ≥ `after` at which the reading reaches `target` (inf if never)."""
         if self.exact:
             return max(after, target)
+        if not self.steps:  # a line: reading = t·rate (+ offset on the wall clock)
+            rate = self.rate
+            base = self.offset if basis == "exp" else 0.0
+            if after * rate + base >= target:
+                return after
+            t = (target - base) / rate
+            if t < after:
+                t = after
+            if t * rate + base >= target:
+                return t
+            return self._reached(basis, target, t)
         if self.reading(basis, after) >= target:
             return after
         if basis != "exp" or not self.steps:
