@@ -32,7 +32,8 @@ class DeviceClock:
     def __post_init__(self) -> None:
         object.__setattr__(self, "rate", 1.0 + self.skew_ppm * 1e-6)
         object.__setattr__(self, "exact", not (self.offset or self.skew_ppm or self.steps))
-        object.__setattr__(self, "_step_times", tuple(s for s, _ in self.steps))
+        steps = self.steps
+        object.__setattr__(self, "_step_times", tuple(s for s, _ in steps) if steps else ())
 
     def _stepped(self, t: float) -> float:
         if not self.steps:

@@ -78,10 +78,11 @@ class Stream:
         return z ^ (z >> 31)
 
     def random(self) -> float:
-        self.state = z = (self.state + _GOLDEN) & _MASK
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
-        return ((z ^ (z >> 31)) >> 11) * _TWO_53
+        # _GOLDEN, _MASK and _TWO_53 written out: constants, not global lookups (hot path)
+        self.state = z = (self.state + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+        return ((z ^ (z >> 31)) >> 11) * 1.1102230246251565e-16
 
     def getrandbits(self, k: int) -> int:
         bits, value = 0, 0
