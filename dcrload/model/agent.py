@@ -227,9 +227,15 @@ class Agent:
         next_update = self.update_time()
         blocked = False
         last_now, spins = -1.0, 0
+        ahead = -math.inf  # with `renew`: the time slept until, without a Sleep to the driver
+        at: float | None = None  # when the next request goes out (Send.at), with `renew`
 
         while True:
-            now = now_of()
+            if ahead >= 0.0:
+                now, ahead = ahead, -math.inf
+            else:
+                now = now_of()
+            at = now if renew else None
             if now >= end_at:
                 break
             if now == last_now:
@@ -293,13 +299,13 @@ class Agent:
                     continue
                 if type(action) is not Wait:
                     if burst > 1 and type(action) is CallApi:
-                        reply = yield Send(action, burst, interval)
+                        reply = yield Send(action, burst, interval, at)
                         if not isinstance(reply, Burst):
                             raise LifecycleError(f"{reply!r} does not answer a burst")
                         next_api = self._burst(action, reply, now, burst)
                     else:  # a request: not Wait, Blocked nor Reauthenticate (handled above)
                         request = cast(RequestAction, action)
-                        reply = yield Send(request)
+                        reply = yield Send(request, 1, 0.0, at)
                         if not isinstance(reply, _REPLIES):
                             raise LifecycleError(f"{reply!r} does not answer {action!r}")
                         self._answered(request, reply, now)
@@ -340,6 +346,9 @@ class Agent:
                     continue  # back at the top of the loop, at the driver's time
                 if wake >= end_at:
                     break
+            if renew:  # the driver honours Send.at: no Sleep, decide at `wake` now
+                ahead = wake
+                continue
             yield Sleep(wake)
 
         if blocked:
