@@ -392,12 +392,18 @@ class AppInstance:
             or self._refresh_failed
         ):
             return now
-        basis = self.config.basis
-        reading = self.reading(now)
+        if self._exact:  # reading == now, and when(target) == max(now, target)
+            if now >= token.expiry or (self._proactive and now >= token.refresh_at):
+                return now
+            if self._proactive:
+                return min(token.expiry, token.refresh_at)
+            return token.expiry
+        basis = self._basis
+        reading = self.clock.reading(basis, now)
         if reading >= token.expiry:
             return now
         limit = self.clock.when(basis, token.expiry, now)
-        if self.config.refresh.proactive:
+        if self._proactive:
             if reading >= token.refresh_at:
                 return now
             limit = min(limit, self.clock.when(basis, token.refresh_at, now))
