@@ -7,6 +7,9 @@ wants done and receives what came of it, and every driver is a short loop around
     Sleep(until)         → resume it (send None) when driver time reaches `until`
     Send(action)         → perform the request; send back a `Response` or `Failure`
     Send(action, n, dt)  → n API calls dt apart (bulk): send back a `Burst`
+    Send(..., at=t)      → only to a driver that asked for `renew=True` (the run to
+                           completion): move to `t` first; such an agent yields no Sleep
+                           and sends background timer renewals one Send each
 
 The agent owns *usage* — when sessions start and end, when an API call is due, when the
 device loses its storage or installs an update — and asks `dcrload.core.lifecycle.AppInstance`
