@@ -47,6 +47,9 @@ def run_alone(agent: Agent, server: SimServer, timeline: Timeline) -> int:
                 timeline.t = command.until
                 reply = None
             else:
+                at = command.at  # a renewal sent without a Sleep before it
+                if at is not None:
+                    timeline.t = at
                 delay, reply = serve(command, device, timeline.t, rng)
                 timeline.t += delay
     except StopIteration:
@@ -69,7 +72,8 @@ def run_fleet(
     for done, plan in enumerate(plans, 1):
         timeline.t = 0.0
         mine = counts if recorder is None else recorder(plan)
-        events += run_alone(Agent(model, plan, mine, timeline.now), server, timeline)
+        agent = Agent(model, plan, mine, timeline.now, renew=True)
+        events += run_alone(agent, server, timeline)
         if progress is not None and done % 1000 == 0:
             progress(done)
     return events

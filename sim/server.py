@@ -72,6 +72,10 @@ class SimServer:
         self.services = array("d")
         self.throttle = server.throttle
         self._buckets: dict[str, TokenBucket] = {}
+        self._throttling = server.throttle.enabled
+        self._rate = server.throttle.rate
+        self._burst_size = float(server.throttle.burst)
+        self._half_rtt = server.network_rtt / 2
         self.ttl = scenario.token.ttl
         self.ttl_jitter = scenario.token.ttl_jitter
         self.outages = sorted(
@@ -138,16 +142,15 @@ class SimServer:
         self, action: Register | FetchToken | CallApi, device: str, now: float, rng: Rng
     ) -> tuple[float, Response | Failure]:
         """The server's answer to one request sent at `now` by `device`."""
-        route = (
-            "api"
-            if type(action) is CallApi
-            else "token"
-            if type(action) is FetchToken
-            else "register"
-        )
+        kind = type(action)
+        route = "api" if kind is CallApi else "token" if kind is FetchToken else "register"
         rtt = self.rtt
-        if self.throttle.enabled and not self.admit(device, now):
-            return self._refuse(route, now, rng, self._throttled[route])
+        if self._throttling:  # admit(), inlined: one bucket per device
+            bucket = self._buckets.get(device)
+            if bucket is None:
+                bucket = self._buckets[device] = TokenBucket(self.throttle.burst, now)
+            if not bucket.take(now, self._rate, self._burst_size):
+                return self._refuse(route, now, rng, self._throttled[route])
         mode = self.outage(now) if self.outages else None
         if mode is not None:
             if mode == "timeout":
@@ -158,14 +161,20 @@ class SimServer:
                 return rtt, self._rejected
         if route == "api":
             return rtt, self._api(action.access_token, now)  # type: ignore[union-attr]
-        arrival = now + rtt / 2
+        arrival = now + self._half_rtt
         service = self.service_time.sample(rng)
-        wait, through = self._queue(arrival, service)
+        if self.fifo:
+            wait, through = self._queue(arrival, service)
+        else:  # _queue without the FIFO: recorded for queue_free
+            self.arrivals.append(arrival)
+            self.services.append(service)
+            wait, through = 0.0, service
         delay = rtt + through
         record = self.record
         if record is not None:
             record.busy(arrival + wait, arrival + wait + service)
-            record.served(route, now, wait, min(rtt + wait + service, self.timeout))
+            response = rtt + wait + service
+            record.served(route, now, wait, response if response < self.timeout else self.timeout)
         if delay > self.timeout:
             return self.timeout, TIMEOUT
         done = now + delay
@@ -264,7 +273,7 @@ class SimServer:
 
     def _token(self, action: FetchToken, done: float, rng: Rng) -> Response:
         software_id = action.client_id.rsplit("|", 1)[0]
-        if self.revoked(software_id, done):
+        if self.revoked_at and self.revoked(software_id, done):
             return self._standing["token"]
         self.tokens += 1
         ttl = self.ttl
@@ -280,7 +289,7 @@ class SimServer:
 
     def _api(self, token: str, now: float) -> Response:
         exp, software_id, _ = token.split("|", 2)
-        if self.revoked(software_id, now):
+        if self.revoked_at and self.revoked(software_id, now):
             return self._standing["api"]
         if now >= float(exp):
             return self._expired

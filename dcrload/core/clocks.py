@@ -32,7 +32,8 @@ class DeviceClock:
     def __post_init__(self) -> None:
         object.__setattr__(self, "rate", 1.0 + self.skew_ppm * 1e-6)
         object.__setattr__(self, "exact", not (self.offset or self.skew_ppm or self.steps))
-        object.__setattr__(self, "_step_times", tuple(s for s, _ in self.steps))
+        steps = self.steps
+        object.__setattr__(self, "_step_times", tuple(s for s, _ in steps) if steps else ())
 
     def _stepped(self, t: float) -> float:
         if not self.steps:
@@ -66,6 +67,17 @@ class DeviceClock:
         """The first true time ≥ `after` at which the reading reaches `target` (inf if never)."""
         if self.exact:
             return max(after, target)
+        if not self.steps:  # a line: reading = t·rate (+ offset on the wall clock)
+            rate = self.rate
+            base = self.offset if basis == "exp" else 0.0
+            if after * rate + base >= target:
+                return after
+            t = (target - base) / rate
+            if t < after:
+                t = after
+            if t * rate + base >= target:
+                return t
+            return self._reached(basis, target, t)
         if self.reading(basis, after) >= target:
             return after
         if basis != "exp" or not self.steps:

@@ -255,14 +255,18 @@ class AppInstance:
     __slots__ = (
         "_api_rejections",
         "_api_wanted",
+        "_basis",
         "_ever_registered",
+        "_exact",
         "_gave_up",
         "_pending",
+        "_proactive",
         "_refresh_failed",
         "_retry_attempt",
         "_retry_delay",
         "_retry_for",
         "_retry_until",
+        "_timers",
         "blocked",
         "clock",
         "config",
@@ -296,6 +300,11 @@ class AppInstance:
         self.software_statement = software_statement
         self.software_id = software_id
         self.clock = clock
+        # config and clock never change: what the hot path asks of them, read once
+        self._timers = config.platform != "mobile"
+        self._proactive = config.refresh.proactive
+        self._basis = config.basis
+        self._exact = clock.exact
         self.rng = rng
         """Draws of the refresh strategy (its jitter)."""
         self.retry_rng = rng if retry_rng is None else retry_rng
@@ -358,8 +367,7 @@ class AppInstance:
         return self._pending
 
     def reading(self, now: float) -> float:
-        clock = self.clock
-        return now if clock.exact else clock.reading(self.config.basis, now)
+        return now if self._exact else self.clock.reading(self._basis, now)
 
     def token_usable(self, now: float) -> bool:
         """Whether an API call now would go out on the cached token without a refresh first."""
@@ -384,12 +392,18 @@ class AppInstance:
             or self._refresh_failed
         ):
             return now
-        basis = self.config.basis
-        reading = self.reading(now)
+        if self._exact:  # reading == now, and when(target) == max(now, target)
+            if now >= token.expiry or (self._proactive and now >= token.refresh_at):
+                return now
+            if self._proactive:
+                return min(token.expiry, token.refresh_at)
+            return token.expiry
+        basis = self._basis
+        reading = self.clock.reading(basis, now)
         if reading >= token.expiry:
             return now
         limit = self.clock.when(basis, token.expiry, now)
-        if self.config.refresh.proactive:
+        if self._proactive:
             if reading >= token.refresh_at:
                 return now
             limit = min(limit, self.clock.when(basis, token.refresh_at, now))
@@ -405,45 +419,124 @@ class AppInstance:
             return Blocked(self.blocked)
         wanted = self._api_wanted is not None
         waiting = self._retry_until > now
-        if self.credentials is None:
+        credentials = self.credentials
+        if credentials is None:
             if not (self.foreground or wanted) or self._gave_up:
-                return Wait(math.inf)
+                return WAIT_FOREVER
             if waiting:
                 return Wait(self._retry_until)
             return self._start(Register(self.software_statement, self.software_id))
-        if self.needs_reauthentication and self.token is not None:  # FAQ 8: token first
-            if not self.foreground:
-                return Wait(math.inf)
-            return self._start(Reauthenticate())
         token = self.token
-        api_ready = wanted and token is not None and not self._must_fail_call(now, token)
+        if self.needs_reauthentication and token is not None:  # FAQ 8: token first
+            if not self.foreground:
+                return WAIT_FOREVER
+            return self._start(Reauthenticate())
+        reading = math.nan  # the device's reading at `now`, read once when needed
+        api_ready = False
+        if wanted and token is not None:  # unless the call must fail (_must_fail_call)
+            if token.rejected:
+                api_ready = False
+            elif token.for_call:
+                api_ready = True
+            else:
+                reading = now if self._exact else self.clock.reading(self._basis, now)
+                api_ready = not (
+                    reading >= token.expiry
+                    or (self._refresh_failed and reading >= token.mandatory_at)
+                )
         if waiting:
             if api_ready and self._retry_for == "token":
                 return self._start(CallApi(self._api_wanted or "", token.value))  # type: ignore[union-attr]
-            return Wait(self._retry_until) if (wanted or self.active) else Wait(math.inf)
-        if self._refresh_reason(now, wanted):
+            return Wait(self._retry_until) if (wanted or self.active) else WAIT_FOREVER
+        if reading != reading and token is not None:  # nan: not read yet
+            reading = now if self._exact else self.clock.reading(self._basis, now)
+        if self._refresh_reason(now, wanted, reading):
             if self.config.antipattern == "reregister_on_refresh" and token is not None:
                 return self._start(Register(self.software_statement, self.software_id))
-            return self._start(
-                FetchToken(self.credentials.client_id, self.credentials.client_secret)
-            )
+            return self._start(FetchToken(credentials.client_id, credentials.client_secret))
         if api_ready:
             return self._start(CallApi(self._api_wanted or "", token.value))  # type: ignore[union-attr]
         if wanted:
             self._api_wanted = None  # no usable token and no way to get one now: the call fails
             self.failed_api_calls += 1
-        return Wait(self._next_wakeup(now))
+        # the next wake-up (_next_wakeup)
+        if token is None or not self._proactive or self._gave_up:
+            return WAIT_FOREVER
+        if not (self.foreground or self._timers):
+            return WAIT_FOREVER
+        if self._exact:
+            due = now if now >= token.refresh_at else token.refresh_at
+        else:
+            due = self.clock.when(self._basis, token.refresh_at, now)
+        earliest = token.earliest_refresh_at
+        return Wait(due if due >= earliest else earliest)
+
+    # ------------------------------------------------------------------ background renewals
+
+    def _renewing(self, now: float) -> Token | None:
+        """The token, when the instance is in the plain background state in which
+        `next_action` can only answer the timer's token request or a wait for it: credentials
+        and a usable token, in the background with timers that fire, no call wanted, nothing
+        pending, no retry, no give-up, no re-authentication owed, no anti-pattern."""
+        token = self.token
+        if (
+            token is None
+            or token.rejected
+            or self.foreground
+            or not self._timers
+            or not self._proactive
+            or self._pending is not None
+            or self._api_wanted is not None
+            or self.blocked is not None
+            or self.credentials is None
+            or self.needs_reauthentication
+            or self._gave_up
+            or self._retry_until > now
+            or self.config.antipattern != "none"
+        ):
+            return None
+        return token
+
+    def renewal_due(self, now: float) -> bool:
+        """Whether `next_action(now)` answers the background timer's `FetchToken` (in the
+        plain state of `_renewing`; False anywhere else). Reads only: a driver that batches
+        background renewals asks this, then `next_action`, and stays exact."""
+        token = self._renewing(now)
+        if token is None or now < token.earliest_refresh_at:
+            return False
+        reading = now if self._exact else self.clock.reading(self._basis, now)
+        return reading >= token.expiry or reading >= token.refresh_at
+
+    def renewal_wait(self, now: float) -> float | None:
+        """`until` of the `Wait` that `next_action(now)` answers in the plain background
+        state of `_renewing` when no renewal is due yet; None where that is not certain (the
+        caller then asks `next_action`). Reads only, and decides as `next_action` does."""
+        token = self._renewing(now)
+        if token is None:
+            return None
+        earliest = token.earliest_refresh_at
+        if now >= earliest:
+            reading = now if self._exact else self.clock.reading(self._basis, now)
+            if reading >= token.expiry or reading >= token.refresh_at:
+                return None  # due now: next_action starts the request
+        if self._exact:
+            due = now if now >= token.refresh_at else token.refresh_at
+        else:
+            due = self.clock.when(self._basis, token.refresh_at, now)
+        return due if due >= earliest else earliest
 
     def _start(self, action: Action) -> Action:
-        self._move(type(action).__name__, _STARTED[type(action)])
-        if isinstance(action, CallApi) and self.token is not None:
+        kind = type(action)
+        trigger, new = _STARTED[kind]
+        self._move(trigger, new)
+        if kind is CallApi and self.token is not None:
             self.token.for_call = False
         self._pending = action
-        if not isinstance(action, Reauthenticate):
+        if kind is not Reauthenticate:
             self.requests_sent += 1
         return action
 
-    def _refresh_reason(self, now: float, wanted: bool) -> bool:
+    def _refresh_reason(self, now: float, wanted: bool, reading: float) -> bool:
         """Whether a token request is due now (first token, expired, rejected or planned).
 
         A token is always used for the call it was fetched for, even when the device's clock
@@ -458,9 +551,10 @@ class AppInstance:
         fresh = token.for_call
         if wanted and self.config.antipattern == "no_token_cache":
             return not fresh
-        proactive = self.config.refresh.proactive
-        timer_ok = self.active and proactive and now >= token.earliest_refresh_at
-        reading = self.reading(now)
+        proactive = self._proactive
+        timer_ok = (
+            (self.foreground or self._timers) and proactive and now >= token.earliest_refresh_at
+        )
         if reading >= token.expiry:
             return (wanted and not fresh) or timer_ok
         if reading < token.refresh_at:
@@ -480,17 +574,22 @@ class AppInstance:
 
     def _next_wakeup(self, now: float) -> float:
         token = self.token
-        if token is None or not self.active or not self.config.refresh.proactive:
+        if token is None or not self.active or not self._proactive:
             return math.inf
         if self._gave_up:
             return math.inf
-        due = self.clock.when(self.config.basis, token.refresh_at, now)
+        due = self.clock.when(self._basis, token.refresh_at, now)
         return max(due, token.earliest_refresh_at)
 
     # ------------------------------------------------------------------ events
 
     def handle(self, event: Event, now: float) -> None:
         """Feed one event; `Response`/`Failure`/`Reauthenticated` answer the pending action."""
+        if type(event) is ApiCallDue and self._pending is None:  # the most frequent event
+            self._api_wanted = event.route
+            self._api_rejections = 0
+            self._gave_up = False
+            return
         if isinstance(event, _ANSWERS):
             pending, self._pending = self._pending, None
             if pending is None:
@@ -582,6 +681,20 @@ class AppInstance:
     def _answer(
         self, pending: Action, event: Response | Failure | Reauthenticated, now: float
     ) -> None:
+        if type(event) is Response and 200 <= event.status < 300:  # "ok": the common case
+            self._retry_attempt = 0
+            self._retry_delay = 0.0
+            self._retry_until = -math.inf
+            kind = type(pending)
+            if kind is FetchToken:
+                self._after_token("ok", event.body, event.headers, now)
+                return
+            if kind is CallApi:
+                self._after_api("ok", event.headers, now)
+                return
+            if kind is Register:
+                self._after_register("ok", event.body, event.headers, now)
+                return
         if isinstance(pending, Reauthenticate):
             if not isinstance(event, Reauthenticated):
                 raise LifecycleError(f"{event!r} does not answer {pending!r}")
@@ -682,16 +795,17 @@ class AppInstance:
         value, expires_in = body.get("access_token"), body.get("expires_in")
         if not isinstance(value, str) or not isinstance(expires_in, (int, float)):
             return None
-        scale = self.config.time_scale
-        reading = self.reading(now)
-        if self.config.basis == "exp":
-            exp = jwt_claims(value).get("exp")
+        config = self.config
+        scale = config.time_scale
+        reading = now if self._exact else self.clock.reading(self._basis, now)
+        if self._basis == "exp":
+            exp = jwt_claims(value).get("exp") if value.count(".") == 2 else None
             if not isinstance(exp, (int, float)):
                 created = body.get("created_at")
                 if not isinstance(created, (int, float)):
                     return None
                 exp = created / 1000.0 + expires_in
-            expiry = (float(exp) - self.config.epoch) * scale
+            expiry = (float(exp) - config.epoch) * scale
         else:
             expiry = reading + float(expires_in) * scale * self.clock.rate
         return self._token(value, now, reading, expiry, float(expires_in) * scale)
@@ -702,12 +816,7 @@ class AppInstance:
         """A token that arrived at `now` (reading `reading`), with its refresh planned."""
         plan = self.config.refresh.plan(reading, expiry, self.rng)
         return Token(
-            value=value,
-            obtained_at=now,
-            earliest_refresh_at=now + MIN_TOKEN_USE * lifetime,
-            expiry=expiry,
-            refresh_at=plan.refresh_at,
-            mandatory_at=plan.mandatory_at,
+            value, now, now + MIN_TOKEN_USE * lifetime, expiry, plan.refresh_at, plan.mandatory_at
         )
 
     def _schedule_retry(self, kind: str, headers: Mapping[str, str], now: float) -> None:
@@ -756,15 +865,19 @@ class AppInstance:
         self._gave_up = True
 
 
+WAIT_FOREVER = Wait(math.inf)
+"""Nothing to do until the next event (one shared value: `Wait` is immutable)."""
+
 _ANSWERS = (Response, Failure, Reauthenticated)
 """Events that answer the pending action (a tuple: `isinstance` with a `|` union is slower)."""
 
-_STARTED: dict[type, State] = {
-    Register: State.REGISTERING,
-    FetchToken: State.FETCHING,
-    CallApi: State.CALLING,
-    Reauthenticate: State.REAUTHENTICATING,
+_STARTED: dict[type, tuple[str, State]] = {
+    Register: ("Register", State.REGISTERING),
+    FetchToken: ("FetchToken", State.FETCHING),
+    CallApi: ("CallApi", State.CALLING),
+    Reauthenticate: ("Reauthenticate", State.REAUTHENTICATING),
 }
+"""What starting each action is called in `TRANSITIONS`, and the state it leads to."""
 
 
 def _retry_after(headers: Mapping[str, str]) -> float:

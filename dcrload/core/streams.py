@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 _MASK = (1 << 64) - 1
 _TWO_53 = 1.0 / 9007199254740992.0
@@ -78,10 +78,11 @@ class Stream:
         return z ^ (z >> 31)
 
     def random(self) -> float:
-        self.state = z = (self.state + _GOLDEN) & _MASK
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
-        return ((z ^ (z >> 31)) >> 11) * _TWO_53
+        # _GOLDEN, _MASK and _TWO_53 written out: constants, not global lookups (hot path)
+        self.state = z = (self.state + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+        return ((z ^ (z >> 31)) >> 11) * 1.1102230246251565e-16
 
     def getrandbits(self, k: int) -> int:
         bits, value = 0, 0
@@ -129,6 +130,25 @@ class Rng(Protocol):
     def expovariate(self, lambd: float) -> float: ...
     def gauss(self, mu: float = 0.0, sigma: float = 1.0) -> float: ...
     def lognormvariate(self, mu: float, sigma: float) -> float: ...
+
+
+class LazyStream:
+    """The stream of (key, index, purpose), seeded at its first draw: for the purposes most
+    instances never draw from (retries), so a million instances skip the seeding. Draws are
+    those of `stream(key, index, purpose)`, one for one."""
+
+    __slots__ = ("_index", "_key", "_purpose", "_stream")
+
+    def __init__(self, key: int, index: int, purpose: str) -> None:
+        self._key, self._index, self._purpose = key, index, purpose
+        self._stream: Stream | None = None
+
+    def __getattr__(self, name: str) -> Any:  # only names the class lacks: the draws
+        if name.startswith("_"):  # an unset slot (copying, unpickling): not a draw
+            raise AttributeError(name)
+        if self._stream is None:
+            self._stream = stream(self._key, self._index, self._purpose)
+        return getattr(self._stream, name)
 
 
 def stream(key: int, index: int, purpose: str) -> Stream:

@@ -7,6 +7,9 @@ wants done and receives what came of it, and every driver is a short loop around
     Sleep(until)         → resume it (send None) when driver time reaches `until`
     Send(action)         → perform the request; send back a `Response` or `Failure`
     Send(action, n, dt)  → n API calls dt apart (bulk): send back a `Burst`
+    Send(..., at=t)      → only to a driver that asked for `renew=True` (the run to
+                           completion): move to `t` first; such an agent yields no Sleep
+                           and sends background timer renewals one Send each
 
 The agent owns *usage* — when sessions start and end, when an API call is due, when the
 device loses its storage or installs an update — and asks `dcrload.core.lifecycle.AppInstance`
@@ -28,6 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import cast
 
 from dcrload.core.actions import (
     ApiCallDue,
@@ -48,6 +52,7 @@ from dcrload.core.actions import (
 )
 from dcrload.core.errors import LifecycleError
 from dcrload.core.lifecycle import AppInstance, expired_token
+from dcrload.core.streams import LazyStream, Rng
 from dcrload.model.counts import RunCounts
 from dcrload.model.plans import FleetModel, Plan, adoption_time, own_cycle
 
@@ -56,6 +61,9 @@ SPIN_LIMIT = 10_000
 
 ENDPOINT: dict[type, str] = {Register: "register", FetchToken: "token", CallApi: "api"}
 OK = Response(200)
+# the events the agent feeds, one shared value each (they are immutable and carry nothing)
+LAUNCHED, BACKGROUNDED, DUE = AppLaunched(), AppBackgrounded(), ApiCallDue()
+LOST, REAUTHENTICATED = CredentialsLost(), Reauthenticated()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +81,9 @@ class Send:
     action: RequestAction
     repeat: int = 1
     every: float = 0.0
+    at: float | None = None
+    """Send at driver time `at` (sleep until then first); only from an agent built with
+    `renew=True`, for a driver that honours it (the run-to-completion driver)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +103,13 @@ Answer = Response | Failure | Burst | None
 
 def outcome_of(answer: Response | Failure) -> str:
     """How a request is counted: its status ("201", "429", ...) or the failure's kind."""
-    return str(answer.status) if isinstance(answer, Response) else answer.kind
+    if isinstance(answer, Response):
+        status = answer.status
+        return _STATUS.get(status) or str(status)
+    return answer.kind
+
+
+_STATUS = {status: str(status) for status in (200, 201, 400, 401, 403, 429, 500, 503)}
 
 
 class Agent:
@@ -107,6 +124,7 @@ class Agent:
         "losses",
         "model",
         "plan",
+        "renew",
         "rollout",
         "server_rng",
         "spread_start",
@@ -120,12 +138,16 @@ class Agent:
         clock: Callable[[], float],
         *,
         bulk: bool = True,
+        renew: bool = False,
     ) -> None:
         self.model = model
         self.plan = plan
         self.counts = counts
         self.clock = clock
         self.bulk = bulk and plan.bulk and model.bulk
+        self.renew = renew and model.bulk
+        """Background timer renewals in one `Send(at=...)` each, no `Sleep` between (see
+        `_renewals`); stepping (`model.bulk` False) keeps every event."""
         cohort = model.scenario.cohorts[plan.cohort]
         software_id = model.software_id_at_install(cohort, plan.install_at)
         index = plan.index
@@ -135,10 +157,10 @@ class Agent:
             software_id=software_id,
             clock=model.clock(model.stream(index, "clock")),
             rng=model.stream(index, "refresh"),
-            retry_rng=model.stream(index, "retry"),
+            retry_rng=cast(Rng, LazyStream(model.key, index, "retry")),  # rarely drawn from
         )
         self.losses = model.stream(index, "losses")
-        self.rollout = model.stream(index, "rollout")
+        self.rollout: Rng | None = None
         self.server_rng = model.stream(index, "server")
         """The server's draws for this instance's requests (service times, TTL jitter)."""
         usage = model.scenario.usage
@@ -168,6 +190,7 @@ class Agent:
         rollout = self.model.rollouts.get(self.lifecycle.software_id)
         if rollout is None:
             return math.inf
+        self.rollout = self.model.stream(self.plan.index, "rollout")  # only where it is drawn
         return max(self.plan.install_at, adoption_time(rollout, self.rollout.random()))
 
     def prime(self) -> None:
@@ -199,15 +222,23 @@ class Agent:
         session_after: float | None = None  # the next session, when drawn before this one ends
         in_session = False
         background_timers = inst.background_timers
+        renew = self.renew
+        until = math.inf
         next_api = math.inf
         now = now_of()
         next_loss = self.next_loss(now)
         next_update = self.update_time()
         blocked = False
         last_now, spins = -1.0, 0
+        ahead = -math.inf  # with `renew`: the time slept until, without a Sleep to the driver
+        at: float | None = None  # when the next request goes out (Send.at), with `renew`
 
         while True:
-            now = now_of()
+            if ahead >= 0.0:
+                now, ahead = ahead, -math.inf
+            else:
+                now = now_of()
+            at = now if renew else None
             if now >= end_at:
                 break
             if now == last_now:
@@ -221,13 +252,13 @@ class Agent:
                 last_now, spins = now, 0
             # ---- usage and faults due now
             if in_session and now >= session_end:
-                inst.handle(AppBackgrounded(), session_end)
+                inst.handle(BACKGROUNDED, session_end)
                 in_session, next_api = False, math.inf
                 if session_after is None:
                     session_after = model.diurnal.next_start(session_end, usage)
                 session_start, session_after = session_after, None
             if not in_session and now >= session_start:
-                inst.handle(AppLaunched(), now)
+                inst.handle(LAUNCHED, now)
                 in_session = True
                 session_end = (
                     math.inf if plan.always_on else now + model.session_length.sample(usage)
@@ -237,7 +268,7 @@ class Agent:
                     next_api = self.api_rng.uniform(0.0, interval)  # not all in second 0
             if now >= next_loss:  # counted when there was something to lose
                 counts.losses += inst.credentials is not None
-                inst.handle(CredentialsLost(), now)
+                inst.handle(LOST, now)
                 next_loss = self.next_loss(now)
             if now >= next_update:
                 replacement = model.rollouts[inst.software_id].software_id
@@ -246,7 +277,7 @@ class Agent:
                 counts.updates += 1
             burst = 1
             if in_session and now >= next_api and inst.awaiting is None:
-                inst.handle(ApiCallDue(), now)
+                inst.handle(DUE, now)
                 counts.api_wanted += 1
                 next_api = now + (interval if self.bulk else self.api_gap())
                 if self.bulk:
@@ -256,7 +287,7 @@ class Agent:
 
             # ---- the lifecycle's decision
             action = inst.next_action(now)
-            if isinstance(action, Blocked):
+            if type(action) is Blocked:
                 if not blocked:
                     blocked = True
                     counts.blocked.start(now)
@@ -265,21 +296,22 @@ class Agent:
                 if blocked:
                     blocked = False
                     counts.blocked.end(now)
-                if isinstance(action, Reauthenticate):
+                if type(action) is Reauthenticate:
                     counts.reauthenticated(now, cohort)
-                    inst.handle(Reauthenticated(), now)
+                    inst.handle(REAUTHENTICATED, now)
                     continue
-                if not isinstance(action, Wait):
-                    if burst > 1 and isinstance(action, CallApi):
-                        reply = yield Send(action, burst, interval)
+                if type(action) is not Wait:
+                    if burst > 1 and type(action) is CallApi:
+                        reply = yield Send(action, burst, interval, at)
                         if not isinstance(reply, Burst):
                             raise LifecycleError(f"{reply!r} does not answer a burst")
                         next_api = self._burst(action, reply, now, burst)
-                    else:
-                        reply = yield Send(action)
+                    else:  # a request: not Wait, Blocked nor Reauthenticate (handled above)
+                        request = cast(RequestAction, action)
+                        reply = yield Send(request, 1, 0.0, at)
                         if not isinstance(reply, _REPLIES):
                             raise LifecycleError(f"{reply!r} does not answer {action!r}")
-                        self._answered(action, reply, now)
+                        self._answered(request, reply, now)
                     continue
                 until = action.until
                 if not in_session:
@@ -298,11 +330,67 @@ class Agent:
                 wake = min(until, usage_due, next_loss, next_update, end_at)
             if wake >= end_at:
                 break
+            if (
+                renew
+                and type(action) is Wait
+                and not in_session
+                and wake == until
+                and wake < session_start
+                and wake < next_loss
+                and wake < next_update
+                and inst.renewal_due(wake)
+            ):
+                # Background renewals on the timer, each one Send: the stepped loop would
+                # wake at `wake` with nothing else due and ask next_action for this request.
+                limit = min(session_start, next_loss, next_update, end_at)
+                wake, last_now, asleep = yield from self._renewals(wake, limit)
+                spins = 0
+                if not asleep:
+                    continue  # back at the top of the loop, at the driver's time
+                if wake >= end_at:
+                    break
+            if renew:  # the driver honours Send.at: no Sleep, decide at `wake` now
+                ahead = wake
+                continue
             yield Sleep(wake)
 
         if blocked:
             counts.blocked.end(end_at)
         counts.left(cohort, inst.failed_api_calls)
+
+    def _renewals(
+        self, first: float, limit: float
+    ) -> Generator[Command, Answer, tuple[float, float, bool]]:
+        """Renew the token on the background timer from `first` while nothing else can
+        happen before `limit` (a session, a loss, an update, the end): per renewal one
+        `Send(FetchToken, at=t)`, the answer fed as the loop feeds it, the next timer read
+        from `AppInstance.renewal_wait` — the `Sleep`, the two wake-ups and the second
+        decision of a stepped renewal are skipped, nothing else.
+
+        Returns (wake-up, when it was decided, True) for the loop to sleep until then, or
+        (-, when the last request went out, False) for it to go on at the driver's time:
+        the answer arrived at or after `limit`, or left the plain state (an error, a retry,
+        a revocation, a timeout). The second item is the loop's `last_now` (spin check).
+        """
+        inst, now_of = self.lifecycle, self.clock
+        t = first
+        while True:
+            action = inst.next_action(t)
+            if type(action) is not FetchToken:  # renewal_due promised it
+                raise LifecycleError(f"a due renewal became {action!r}")
+            reply = yield Send(action, at=t)
+            if not isinstance(reply, _REPLIES):
+                raise LifecycleError(f"{reply!r} does not answer {action!r}")
+            self._answered(action, reply, t)
+            now = now_of()
+            if now >= limit or now == t:
+                return t, t, False
+            until = inst.renewal_wait(now)
+            if until is None:
+                return t, t, False
+            if until >= limit or not inst.renewal_due(until):
+                return (until if until < limit else limit), now, True
+            t = until
 
     def _answered(self, action: RequestAction, reply: Response | Failure, sent: float) -> None:
         """Feed one answer to the lifecycle and count the request at the time it was sent."""
@@ -311,6 +399,7 @@ class Agent:
         if (
             endpoint == "api"
             and isinstance(reply, Response)
+            and reply.status == 401
             and expired_token(reply.status, reply.body)
         ):
             self.counts.expired(sent, self.plan.cohort)
@@ -330,7 +419,7 @@ class Agent:
         sent = first + ok * interval
         if ok > 0:
             counts.api_wanted += 1
-            inst.handle(ApiCallDue(), sent)
+            inst.handle(DUE, sent)
             again = inst.next_action(sent)
             if not isinstance(again, CallApi):
                 raise LifecycleError(f"call {ok} of a burst became {again!r}")

@@ -27,38 +27,137 @@ def bin_count(duration: float, width: float) -> int:
 
 
 class Counters:
-    """Request counts in fixed-width bins over [0, duration)."""
+    """Request counts in fixed-width bins over [0, duration).
+
+    `add` and `add_series` only append to flat arrays (an outcome code, the time, the
+    count; a burst's first time, step and size); `settle` bins them all at once with numpy
+    the first time counts are read, with the very arithmetic the bin-by-bin walk used
+    (floor division, the same float steps), so every count lands in the same bin.
+    """
 
     def __init__(self, duration: float, bin_width: float) -> None:
         self.bin_width = bin_width
         self.bins = bin_count(duration, bin_width)
         self.duration = duration
-        self._series: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * self.bins)
+        self._rows: dict[tuple[str, str], list[int]] = {}
+        self._keys: list[tuple[str, str]] = []
+        self.codes: dict[tuple[str, str], int] = {}
+        """(endpoint, outcome) → the small integer its raw records carry."""
+        self._fresh()
+
+    def _fresh(self) -> None:
+        """Empty raw records (new arrays: numpy views may still hold the old ones)."""
+        self.one_code = array("H")
+        self.one_t = array("d")
+        self.one_n = array("q")
+        self.run_code = array("H")
+        self.run_first = array("d")
+        self.run_step = array("d")
+        self.run_n = array("q")
+
+    def code(self, endpoint: str, outcome: str) -> int:
+        """The small integer of (endpoint, outcome) in the raw records."""
+        key = (endpoint, outcome)
+        code = self.codes.get(key)
+        if code is None:
+            code = self.codes[key] = len(self._keys)
+            self._keys.append(key)
+        return code
 
     def add(self, endpoint: str, outcome: str, t: float, n: int = 1) -> None:
         if 0 <= t < self.duration:
-            self._series[endpoint, outcome][min(self.bins - 1, int(t // self.bin_width))] += n
+            self.one_code.append(self.code(endpoint, outcome))
+            self.one_t.append(t)
+            self.one_n.append(n)
 
     def add_series(self, endpoint: str, outcome: str, first: float, step: float, n: int) -> None:
         """Count `n` requests at first, first+step, ... (those inside [0, duration))."""
         if n <= 0:
             return
-        row = self._series[endpoint, outcome]
-        width = self.bin_width
-        k = 0
-        while k < n:
+        if first >= self.duration:  # nothing to count, but the row exists (as it always did)
+            self.settle()
+            self._row((endpoint, outcome))
+            return
+        self.run_code.append(self.code(endpoint, outcome))
+        self.run_first.append(first)
+        self.run_step.append(step)
+        self.run_n.append(n)
+
+    @property
+    def _series(self) -> dict[tuple[str, str], list[int]]:
+        self.settle()
+        return self._rows
+
+    def _row(self, key: tuple[str, str]) -> list[int]:
+        row = self._rows.get(key)
+        if row is None:
+            row = self._rows[key] = [0] * self.bins
+        return row
+
+    def settle(self) -> None:
+        """Bin the raw records into the per-bin rows (idempotent; cheap when nothing is new)."""
+        if not (self.one_t or self.run_first):
+            return
+        import numpy as np
+
+        bins, width = self.bins, self.bin_width
+        total = np.zeros(len(self._keys) * bins, dtype=np.int64)
+        if self.one_t:
+            t = np.frombuffer(self.one_t, dtype=np.float64)
+            index = np.minimum(bins - 1, np.floor_divide(t, width).astype(np.int64))
+            code = np.frombuffer(self.one_code, dtype=np.uint16).astype(np.int64)
+            np.add.at(total, code * bins + index, np.frombuffer(self.one_n, dtype=np.int64))
+        if self.run_first:
+            self._settle_runs(total)
+        seen = np.unique(
+            np.concatenate([np.frombuffer(self.one_code, dtype=np.uint16),
+                            np.frombuffer(self.run_code, dtype=np.uint16)])
+        )  # fmt: skip
+        for code in seen.tolist():
+            part = total[code * bins : (code + 1) * bins]
+            row = self._row(self._keys[code])
+            for at in np.flatnonzero(part).tolist():
+                row[at] += int(part[at])
+        self._fresh()
+
+    def _settle_runs(self, total: Any) -> None:
+        """The bursts, all at once: each round takes every unfinished burst from its current
+        call to the end of that call's bin — the walk `add_series` made burst by burst."""
+        import numpy as np
+
+        bins, width, duration = self.bins, self.bin_width, self.duration
+        first: Any = np.frombuffer(self.run_first, dtype=np.float64)
+        step: Any = np.frombuffer(self.run_step, dtype=np.float64)
+        n: Any = np.frombuffer(self.run_n, dtype=np.int64)
+        base: Any = np.frombuffer(self.run_code, dtype=np.uint16).astype(np.int64) * bins
+        k: Any = np.zeros(len(first), dtype=np.int64)
+        while len(first):
             t = first + k * step
-            if t >= self.duration:
-                return
-            index = int(t // width)
+            live = t < duration
+            if not live.all():
+                first, step, n, base, k, t = (
+                    first[live],
+                    step[live],
+                    n[live],
+                    base[live],
+                    k[live],
+                    t[live],
+                )
+                if not len(first):
+                    break
+            index = np.floor_divide(t, width).astype(np.int64)
             bin_end = (index + 1) * width
-            in_bin = min(n - k, math.ceil((bin_end - t) / step - 1e-12))
-            if t >= 0:
-                row[min(index, self.bins - 1)] += in_bin
-            k += max(1, in_bin)
+            in_bin = np.minimum(n - k, np.ceil((bin_end - t) / step - 1e-12).astype(np.int64))
+            inside = t >= 0
+            np.add.at(total, base[inside] + np.minimum(index[inside], bins - 1), in_bin[inside])
+            k = k + np.maximum(1, in_bin)
+            more = k < n
+            if not more.all():
+                first, step, n, base, k = first[more], step[more], n[more], base[more], k[more]
 
     def add_row(self, endpoint: str, outcome: str, row: Sequence[int]) -> None:
-        acc = self._series[endpoint, outcome]
+        self.settle()
+        acc = self._row((endpoint, outcome))
         for index, count in enumerate(row[: self.bins]):
             acc[index] += count
 
@@ -175,6 +274,8 @@ FLOOR = 1e-6
 """Latencies below 1 µs (a request that never waited) fall in bucket -1, read as 0."""
 _SCALE = 1.0 / math.log(GROWTH)
 NS = 1_000_000_000
+_PAIR = 1 << 20
+"""(bin, bucket + 1) packed in one integer while binning (buckets stay far below 2**20)."""
 MEASURES = ("wait", "response")
 """wait: arrival to start of service; response: send to answer, as the client saw it."""
 
@@ -184,6 +285,22 @@ def bucket_of(seconds: float) -> int:
     if seconds < FLOOR:
         return -1
     return int(math.log(seconds / FLOOR) * _SCALE)
+
+
+def buckets_of(seconds: Any) -> Any:
+    """`bucket_of` of a numpy array, equal element by element: numpy's log may differ from
+    the C library's in the last bit, so values within a hair of a bucket edge are redone
+    with `math.log`."""
+    import numpy as np
+
+    low = seconds < FLOOR
+    scaled = np.log(np.where(low, FLOOR, seconds) / FLOOR) * _SCALE
+    buckets = scaled.astype(np.int64)
+    near = np.flatnonzero(~low & (np.abs(scaled - np.rint(scaled)) < 1e-6))
+    for i in near.tolist():
+        buckets[i] = bucket_of(float(seconds[i]))
+    buckets[low] = -1
+    return buckets
 
 
 def bucket_value(index: int) -> float:
@@ -233,40 +350,134 @@ class Service:
         self.duration = duration
         self.bin_width = bin_width
         self.bins = bin_count(duration, bin_width)
-        self.hist: dict[tuple[str, str, int], dict[int, int]] = {}
-        self.sum_ns: dict[tuple[str, str, int], int] = defaultdict(int)
-        self.max: dict[tuple[str, str, int], float] = {}
-        self.busy_ns = [0] * self.bins
+        self._hist: dict[tuple[str, str, int], dict[int, int]] = {}
+        self._sum_ns: dict[tuple[str, str, int], int] = defaultdict(int)
+        self._max: dict[tuple[str, str, int], float] = {}
+        self._busy_ns = [0] * self.bins
         self.workers = 0
+        # raw records, binned by `settle` when the figures are first read
+        self._endpoints: list[str] = []
+        self._codes: dict[str, int] = {}
+        self._sent_code = array("H")
+        self._sent = array("d")
+        self._wait = array("d")
+        self._response = array("d")
+        self._busy_start = array("d")
+        self._busy_end = array("d")
 
     def _add(self, key: tuple[str, str, int], seconds: float) -> None:
-        histogram = self.hist.get(key)
+        histogram = self._hist.get(key)
         if histogram is None:
-            histogram = self.hist[key] = {}
+            histogram = self._hist[key] = {}
         index = bucket_of(seconds)
         histogram[index] = histogram.get(index, 0) + 1
-        self.sum_ns[key] += round(seconds * NS)
-        if seconds > self.max.get(key, -1.0):
-            self.max[key] = seconds
+        self._sum_ns[key] += round(seconds * NS)
+        if seconds > self._max.get(key, -1.0):
+            self._max[key] = seconds
 
     def served(self, endpoint: str, sent: float, wait: float, response: float) -> None:
         """One request of `endpoint` sent at `sent` waited `wait` s and was answered in
         `response` s."""
         if 0 <= sent < self.duration:
-            index = min(self.bins - 1, int(sent // self.bin_width))
-            self._add((endpoint, "wait", index), wait)
-            self._add((endpoint, "response", index), response)
+            code = self._codes.get(endpoint)
+            if code is None:
+                code = self._codes[endpoint] = len(self._endpoints)
+                self._endpoints.append(endpoint)
+            self._sent_code.append(code)
+            self._sent.append(sent)
+            self._wait.append(wait)
+            self._response.append(response)
 
     def busy(self, start: float, end: float) -> None:
         """A worker was busy over [start, end)."""
-        width = self.bin_width
-        t = max(0.0, start)
-        end = min(end, self.duration)
-        while t < end:
-            index = min(self.bins - 1, int(t // width))
-            stop = end if index == self.bins - 1 else min(end, (index + 1) * width)
-            self.busy_ns[index] += round((stop - t) * NS)
+        self._busy_start.append(start)
+        self._busy_end.append(end)
+
+    @property
+    def hist(self) -> dict[tuple[str, str, int], dict[int, int]]:
+        self.settle()
+        return self._hist
+
+    @property
+    def sum_ns(self) -> dict[tuple[str, str, int], int]:
+        self.settle()
+        return self._sum_ns
+
+    @property
+    def max(self) -> dict[tuple[str, str, int], float]:
+        self.settle()
+        return self._max
+
+    @property
+    def busy_ns(self) -> list[int]:
+        self.settle()
+        return self._busy_ns
+
+    def settle(self) -> None:
+        """Fold the raw records into the histograms, sums, maxima and busy time, in the
+        arithmetic the per-request recording used (idempotent)."""
+        if self._sent:
+            self._settle_served()
+        if self._busy_start:
+            self._settle_busy()
+
+    def _settle_served(self) -> None:
+        import numpy as np
+
+        sent = np.frombuffer(self._sent, dtype=np.float64)
+        index = np.minimum(self.bins - 1, np.floor_divide(sent, self.bin_width).astype(np.int64))
+        codes = np.frombuffer(self._sent_code, dtype=np.uint16)
+        for measure, raw in (("wait", self._wait), ("response", self._response)):
+            seconds = np.frombuffer(raw, dtype=np.float64)
+            buckets = buckets_of(seconds)
+            ns = np.rint(seconds * NS).astype(np.int64)
+            for code, endpoint in enumerate(self._endpoints):
+                mine = codes == code
+                if not mine.any():
+                    continue
+                m_index, m_ns, m_seconds = index[mine], ns[mine], seconds[mine]
+                pairs, counts = np.unique(m_index * _PAIR + buckets[mine] + 1, return_counts=True)
+                for pair, n in zip(pairs.tolist(), counts.tolist(), strict=True):
+                    key = (endpoint, measure, pair // _PAIR)
+                    histogram = self._hist.get(key)
+                    if histogram is None:
+                        histogram = self._hist[key] = {}
+                    bucket = pair % _PAIR - 1
+                    histogram[bucket] = histogram.get(bucket, 0) + n
+                bins_seen = np.unique(m_index)
+                total = np.zeros(self.bins, dtype=np.int64)
+                np.add.at(total, m_index, m_ns)
+                top = np.full(self.bins, -1.0)
+                np.maximum.at(top, m_index, m_seconds)
+                for b in bins_seen.tolist():
+                    key = (endpoint, measure, b)
+                    self._sum_ns[key] += int(total[b])
+                    if top[b] > self._max.get(key, -1.0):
+                        self._max[key] = float(top[b])
+        self._sent_code, self._sent = array("H"), array("d")
+        self._wait, self._response = array("d"), array("d")
+
+    def _settle_busy(self) -> None:
+        """Busy time split at bin boundaries, piece by piece as `busy` used to walk it."""
+        import numpy as np
+
+        width, bins = self.bin_width, self.bins
+        t = np.maximum(0.0, np.frombuffer(self._busy_start, dtype=np.float64))
+        end = np.minimum(np.frombuffer(self._busy_end, dtype=np.float64), self.duration)
+        total = np.zeros(bins, dtype=np.int64)
+        while len(t):
+            live = t < end
+            if not live.all():
+                t, end = t[live], end[live]
+                if not len(t):
+                    break
+            index = np.minimum(bins - 1, np.floor_divide(t, width).astype(np.int64))
+            stop = np.where(index == bins - 1, end, np.minimum(end, (index + 1) * width))
+            np.add.at(total, index, np.rint((stop - t) * NS).astype(np.int64))
             t = stop
+        for at in np.flatnonzero(total).tolist():
+            self._busy_ns[at] += int(total[at])
+        self._busy_start, self._busy_end = array("d"), array("d")
 
     # -------------------------------------------------------------- figures
 
@@ -351,14 +562,38 @@ class PerSecond:
 
     def __init__(self, duration: float) -> None:
         self.duration = duration
-        self.counts: dict[str, dict[int, int]] = {}
+        self._counts: dict[str, dict[int, int]] = {}
+        self._endpoints: list[str] = []
+        self._codes: dict[str, int] = {}
+        self._code = array("H")
+        self._t = array("d")
 
     def add(self, endpoint: str, t: float) -> None:
-        row = self.counts.get(endpoint)
-        if row is None:
-            row = self.counts[endpoint] = {}
-        second = int(t)
-        row[second] = row.get(second, 0) + 1
+        code = self._codes.get(endpoint)
+        if code is None:
+            code = self._codes[endpoint] = len(self._endpoints)
+            self._endpoints.append(endpoint)
+        self._code.append(code)
+        self._t.append(t)
+
+    @property
+    def counts(self) -> dict[str, dict[int, int]]:
+        """endpoint → {second: requests}, with every raw record folded in."""
+        if self._t:
+            import numpy as np
+
+            seconds = np.frombuffer(self._t, dtype=np.float64).astype(np.int64)  # int(t)
+            codes = np.frombuffer(self._code, dtype=np.uint16)
+            for code, endpoint in enumerate(self._endpoints):
+                mine = seconds[codes == code]
+                if not len(mine):
+                    continue
+                row = self._counts.setdefault(endpoint, {})
+                values, n = np.unique(mine, return_counts=True)
+                for second, count in zip(values.tolist(), n.tolist(), strict=True):
+                    row[second] = row.get(second, 0) + count
+            self._code, self._t = array("H"), array("d")
+        return self._counts
 
     def peak(self, endpoint: str, start: float = 0.0, end: float = math.inf) -> int:
         """Most requests of `endpoint` in one second within [start, end)."""
@@ -421,11 +656,23 @@ class RunCounts:
 
     def request(self, endpoint: str, outcome: str, t: float, cohort: int) -> None:
         if 0 <= t < self.duration:
-            self.counters.add(endpoint, outcome, t)
+            counters = self.counters
+            code = counters.codes.get((endpoint, outcome))
+            if code is None:
+                code = counters.code(endpoint, outcome)
+            counters.one_code.append(code)
+            counters.one_t.append(t)
+            counters.one_n.append(1)
             self.by_cohort[cohort][endpoint] += 1
             if endpoint != "api":
                 self.per_second.add(endpoint, t)
                 self.per_second.add(self.cohort_rows[cohort], t)
+
+    def settle(self) -> None:
+        """Bin every raw record now (reading any count does it too)."""
+        self.counters.settle()
+        self.service.settle()
+        _ = self.per_second.counts
 
     def series(self, endpoint: str, outcome: str, first: float, step: float, n: int,
                cohort: int) -> None:  # fmt: skip
