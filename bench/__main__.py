@@ -31,10 +31,10 @@ if str(REPO) not in sys.path:
 from bench.common import RESULTS, finish, load_average, table  # noqa: E402
 
 TINY: dict[str, list[str]] = {
-    "sim": ["--instances", "200", "--duration", "1h"],
+    "sim": ["--instances", "100", "--duration", "1h"],
     "scale": ["--tiny"],
-    "mock": ["--seconds", "0.5", "--generators", "1"],
-    "locust": ["--seconds", "4", "--users", "1"],
+    "mock": ["--seconds", "0.5", "--generators", "1", "--warmup", "0.2"],
+    "locust": ["--seconds", "2", "--users", "1", "--overhead-seconds", "0.3"],
     "overload": ["--smoke"],
 }
 """The smoke size of each benchmark (a few seconds each)."""

@@ -163,6 +163,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the run")
     parser.add_argument("--users", type=int, default=2, help="users of each kind")
+    parser.add_argument(
+        "--overhead-seconds", type=float, default=2.0, help="length of the stubbed-out step timing"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
@@ -238,7 +241,7 @@ def main() -> int:
         with (work / "locust_stats.csv").open(newline="") as handle:
             rows = {row["Name"]: row for row in csv.DictReader(handle)}
 
-    overhead_us = step_overhead()
+    overhead_us = step_overhead(args.overhead_seconds)
     # a side with no finished request in the run (a tiny run on a loaded machine) measured 0
     lifecycle = float(rows.get("api:configuration", {}).get("Requests/s", 0.0))
     plain = float(rows.get("plain:api", {}).get("Requests/s", 0.0))

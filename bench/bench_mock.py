@@ -178,16 +178,18 @@ def _generate(port: int, request: bytes, seconds: float, warmup: float, queue: A
     queue.put((counted, statuses))
 
 
-def load(url: str, request: bytes, generators: int, seconds: float) -> dict[str, Any]:
+def load(
+    url: str, request: bytes, generators: int, seconds: float, warmup: float = WARMUP
+) -> dict[str, Any]:
     port = int(url.rsplit(":", 1)[1])
     queue: Any = multiprocessing.Queue()
     workers = [
-        multiprocessing.Process(target=_generate, args=(port, request, seconds, WARMUP, queue))
+        multiprocessing.Process(target=_generate, args=(port, request, seconds, warmup, queue))
         for _ in range(generators)
     ]
     for worker in workers:
         worker.start()
-    results = [queue.get(timeout=seconds + WARMUP + 60) for _ in workers]
+    results = [queue.get(timeout=seconds + warmup + 60) for _ in workers]
     for worker in workers:
         worker.join(10)
     statuses: dict[str, int] = {}
@@ -222,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=SECONDS)
     parser.add_argument("--generators", type=int, default=GENERATORS)
+    parser.add_argument("--warmup", type=float, default=WARMUP, help="seconds before measuring")
     parser.add_argument("--alg", default="ES256", choices=("ES256", "EdDSA", "RS256"))
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--url", help="also measure this loopback URL with the same generator")
@@ -275,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
                 + f"Content-Length: {len(form)}\r\n\r\n".encode()
                 + form
             )
-            figures["token"] = load(url, request, args.generators, args.seconds)
+            figures["token"] = load(url, request, args.generators, args.seconds, args.warmup)
         finally:
             reap(mock)
         for kind in ("bare-asgi", "bare-starlette"):
@@ -283,13 +286,16 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 check = httpx.post(bare_url + "/o/client/token", content=form)
                 assert len(check.content) == size, (len(check.content), size)
-                figures[kind] = load(bare_url, request, args.generators, args.seconds)
+                figures[kind] = load(bare_url, request, args.generators, args.seconds, args.warmup)
             finally:
                 reap(server)
 
     if other is not None:
         base, request = other
-        figures["url"] = {"url": args.url, **load(base, request, args.generators, args.seconds)}
+        figures["url"] = {
+            "url": args.url,
+            **load(base, request, args.generators, args.seconds, args.warmup),
+        }
     token = figures["token"]["requests_per_second"]
     result = {
         "benchmark": "mock token route vs bare apps (same server config, same generator)",

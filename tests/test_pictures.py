@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "scenarios").glob("*.toml"))
 SMALL = {
     "launch-day": ["fleet.installs.total=150"],
+    "capacity-launch": ["fleet.installs.total=300"],  # its 6,000 installs queue: events
 }
 
 
