@@ -22,3 +22,27 @@ def dcrload(
         timeout=timeout,
         env={**os.environ, "COLUMNS": "120", **(env or {})},
     )
+
+
+def dcrload_here(*args: str) -> subprocess.CompletedProcess[str]:
+    """`dcrload ARGS` in this process, output captured, tables 120 columns wide: for runs
+    whose start-up would be most of their cost (bad input, small sweeps). Only for commands
+    that start no process pool (`--jobs 1`): forking the test process is not what a user's
+    command does."""
+    import contextlib
+    import io
+
+    from dcrload.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    before = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "120"
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        if before is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = before
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())

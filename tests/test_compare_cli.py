@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_runner import dcrload
+from cli_runner import dcrload, dcrload_here
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOOTOUT = "scenarios/strategy-shootout.toml"
@@ -55,9 +55,9 @@ def run_files(out: Path) -> dict[str, float]:
 def test_grid_rows_and_a_rerun_does_no_work(tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     args = ["compare", SHOOTOUT, "--vary", "cohorts.0.refresh=okta,msal,botocore",
-            "--vary", "token.ttl=1h,6h", "--seeds", "2", "--jobs", "2", "--out", str(out),
+            "--vary", "token.ttl=1h,6h", "--seeds", "2", "--jobs", "1", "--out", str(out),
             *TINY]  # fmt: skip
-    first = dcrload(*args)
+    first = dcrload_here(*args)
     assert first.returncode == 0, first.stderr
     assert planned(first.stdout) == (0, 12)
     assert {p.name for p in out.iterdir()} >= OUTPUTS
@@ -76,7 +76,7 @@ def test_grid_rows_and_a_rerun_does_no_work(tmp_path: Path) -> None:
     assert f"results: {out}" in first.stdout
 
     before = run_files(out)
-    again = dcrload(*args)
+    again = dcrload_here(*args)
     assert again.returncode == 0, again.stderr
     assert planned(again.stdout) == (12, 0)
     assert "ran " not in again.stdout
@@ -140,7 +140,8 @@ def test_intervals_shrink_when_more_seeds_are_added(tmp_path: Path) -> None:
     of a noisy metric."""
     out = tmp_path / "sweep"
     base = ["compare", SHOOTOUT, "--vary", "cohorts.0.refresh=kubelet,botocore", "--out",
-            str(out), "--set", "fleet.instances=150", "--set", "scenario.duration=12h"]  # fmt: skip
+            str(out), "--set", "fleet.instances=150", "--set", "scenario.duration=12h",
+            "--jobs", "1"]  # fmt: skip
 
     def widths() -> dict[str, float]:
         return {
@@ -149,9 +150,9 @@ def test_intervals_shrink_when_more_seeds_are_added(tmp_path: Path) -> None:
             if r["metric"] == "token_per_instance_day"
         }
 
-    assert dcrload(*base, "--seeds", "2").returncode == 0
+    assert dcrload_here(*base, "--seeds", "2").returncode == 0
     narrow_from = widths()
-    more = dcrload(*base, "--seeds", "8")
+    more = dcrload_here(*base, "--seeds", "8")
     assert more.returncode == 0, more.stderr
     assert planned(more.stdout) == (4, 12)
     assert len(rows(out)) == 16
@@ -167,8 +168,8 @@ def test_known_answer_a_lead_shorter_than_the_clock_error_is_never_recommended(
     expired tokens, a 15 min lead does not, and only the latter can be recommended — even
     though the 30 s lead asks for fewer tokens."""
     out = tmp_path / "sweep"
-    result = dcrload(
-        "compare", STEADY,
+    result = dcrload_here(
+        "compare", STEADY, "--jobs", "1",
         "--vary", 'cohorts.0.refresh=okta,{kind="fixed_lead", lead="15m"}',
         "--seeds", "3", "--out", str(out),
         "--set", "fleet.instances=200", "--set", "scenario.duration=6h",
@@ -206,7 +207,7 @@ def test_bad_vary_is_one_line_exit_2_and_writes_nothing(
 ) -> None:
     out = tmp_path / "sweep"
     before = sorted(p.name for p in (ROOT / "results").iterdir())
-    result = dcrload("compare", SHOOTOUT, "--vary", vary, "--out", str(out), *TINY)
+    result = dcrload_here("compare", SHOOTOUT, "--vary", vary, "--out", str(out), *TINY)
     assert result.returncode == 2
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
@@ -218,8 +219,8 @@ def test_bad_vary_is_one_line_exit_2_and_writes_nothing(
 
 def test_a_folder_that_is_not_a_sweep_is_refused(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("mine")
-    result = dcrload("compare", SHOOTOUT, "--vary", "cohorts.0.refresh=okta,msal",
-                     "--out", str(tmp_path), *TINY)  # fmt: skip
+    result = dcrload_here("compare", SHOOTOUT, "--vary", "cohorts.0.refresh=okta,msal",
+                          "--out", str(tmp_path), *TINY)  # fmt: skip
     assert result.returncode == 2
     assert "holds no dcrload compare sweep" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
