@@ -314,7 +314,7 @@ def test_sigkill_of_a_load_test_leaves_no_process_and_no_secret(tmp_path: Path, 
             assert b"PRIVATE KEY" not in text, path
             assert admin_key.encode() not in text, path
 
-    rerun = start(tag, *args, "--duration", "2s")
+    rerun = start(tag, *args, "--duration", "4s")
     _, stderr = rerun.communicate(timeout=120)
     assert rerun.returncode in (0, 4), stderr[-2000:]  # 4: prediction tolerance, still a run
     assert (out / "summary.json").is_file()
