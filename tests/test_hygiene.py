@@ -292,8 +292,8 @@ def test_sigkill_of_compare_leaves_no_worker_and_the_rerun_resumes(
 
 def test_sigkill_of_a_load_test_leaves_no_process_and_no_secret(tmp_path: Path, tag: str) -> None:
     out = tmp_path / "run"
-    args = ["loadtest", SMALL, "--target", "mock", "--workers", "2", "--out", str(out)]
-    process = start(tag, *args, "--duration", "20s")
+    args = ["loadtest", SMALL, "--target", "mock", "--out", str(out)]
+    process = start(tag, *args, "--workers", "2", "--duration", "20s")
     try:
         # the mock, the Locust master and both workers
         assert wait_for(lambda: len(marked(tag)) >= 5, 60), marked(tag)
@@ -314,7 +314,7 @@ def test_sigkill_of_a_load_test_leaves_no_process_and_no_secret(tmp_path: Path, 
             assert b"PRIVATE KEY" not in text, path
             assert admin_key.encode() not in text, path
 
-    rerun = start(tag, *args, "--duration", "4s")
+    rerun = start(tag, *args, "--duration", "4s")  # one worker: what is checked is the folder
     _, stderr = rerun.communicate(timeout=120)
     assert rerun.returncode in (0, 4), stderr[-2000:]  # 4: prediction tolerance, still a run
     assert (out / "summary.json").is_file()

@@ -203,7 +203,7 @@ def test_timeseries_adds_up_to_the_summary_with_an_outage(tmp_path: Path) -> Non
 # --------------------------------------------------------------- determinism
 
 
-SMALL = ("--set", "fleet.instances=300", "--set", "scenario.duration=1d", "--set", OUTAGE)
+SMALL = ("--set", "fleet.instances=300", "--set", "scenario.duration=12h", "--set", OUTAGE)
 
 
 @pytest.fixture(scope="module")
