@@ -148,7 +148,7 @@ def drain_by_cohort(
     for index, cohort in enumerate(scenario.cohorts):
         row = (cohort_key(index),)
         after = drain_after(counts.per_second, baseline_counts.per_second, end, end, until, row)
-        during = counts.per_second.total_peak(row, start, end) if end > start else 0
+        during = counts.per_second.total_peak(row, start, end)  # 0 for an instant (revocation)
         figures[cohort.name or f"cohort-{index}"] = {"peak_rps_1s_during": float(during), **after}
     return figures
 
