@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -37,10 +38,14 @@ def dcrload_here(*args: str) -> subprocess.CompletedProcess[str]:
     out, err = io.StringIO(), io.StringIO()
     before = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = "120"
+    # main() installs its own SIGTERM/SIGHUP handlers: the test process gets its own back
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(list(args))
     finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
         if before is None:
             del os.environ["COLUMNS"]
         else:

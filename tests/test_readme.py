@@ -15,17 +15,16 @@ import json
 import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cli_runner import dcrload
+from listening import start_listening
 
-from dcrload.commandline.processes import free_port
+from dcrload.commandline.processes import free_port, reap
 from dcrload.model.reference import REFERENCE, generated
 
 pytestmark = pytest.mark.xdist_group("readme")  # module fixtures: once
@@ -241,8 +240,6 @@ def argv(command: str) -> list[str]:
 
 def run_in_process(command: str, out: Path, *extra: str) -> dict[str, object]:
     """Run a shown `dcrload` command in this process (no interpreter start-up per command)."""
-    import json
-
     from dcrload.cli import main
 
     assert main([*argv(command), *extra, "--out", str(out)]) == 0, command
@@ -292,14 +289,6 @@ def test_error_examples_print_what_the_docs_show(tmp_path: Path) -> None:
         assert all(done.stderr == line + "\n" for line in shown), done.stderr
 
 
-def drain(process: subprocess.Popen[str]) -> None:
-    """Read a server's output to the end in the background, so a full pipe never blocks it."""
-    import threading
-
-    assert process.stdout is not None
-    threading.Thread(target=process.stdout.read, daemon=True).start()
-
-
 @pytest.fixture(scope="module")
 def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, int]]:
     """The statement and mock steps, run as shown (port 8000 swapped for a free one) from a
@@ -310,28 +299,18 @@ def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path
     done = dcrload(*argv(WALKTHROUGH[0]), cwd=folder)
     assert done.returncode == 0, done.stderr
     port = free_port()
-    mock = subprocess.Popen(
+    _, mock, _ = start_listening(
         [sys.executable, "-m", "dcrload", *argv(WALKTHROUGH[1].replace("8000", str(port)))],
+        "dcrload mock listening on ",
         env={**os.environ, **split_env(WALKTHROUGH[1])[0]},
+        stop=reap,
         cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
+        timeout=30,
     )
     try:
-        deadline = time.monotonic() + 30
-        assert mock.stdout is not None
-        for line in mock.stdout:
-            if "listening on" in line or time.monotonic() > deadline:
-                break
-        assert mock.poll() is None, "the mock did not start"
-        drain(mock)
         yield folder, port
     finally:
-        if mock.poll() is None:
-            os.killpg(mock.pid, signal.SIGTERM)
-        mock.wait(timeout=15)
+        reap(mock)
 
 
 def test_walkthrough_probe_passes(walkthrough: tuple[Path, int]) -> None:
@@ -378,33 +357,20 @@ def test_rfc7591_walkthrough_probe_passes_against_the_reference_server(
 ) -> None:
     """docs/rfc7591.md followed in order: the statement written above, the Authlib reference
     server trusting its key, the probe in the rfc7591 profile."""
-    import json
-
     folder, _ = walkthrough
     kid = json.loads((folder / "keys" / "keys.json").read_text())["keys"][0]["kid"]
     port = free_port()
     server = shlex.split(RFC7591_WALKTHROUGH[0].replace("8100", str(port)).replace("<kid>", kid))
-    process = subprocess.Popen(
+    _, process, _ = start_listening(
         [sys.executable, str(ROOT / server[1]), *server[2:]],
+        "reference server listening on ",
+        env=dict(os.environ),
+        stop=reap,
         cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
+        timeout=30,
     )
     try:
-        assert process.stdout is not None
-        deadline = time.monotonic() + 30
-        said = []
-        for line in process.stdout:
-            said.append(line)
-            if "listening on" in line or time.monotonic() > deadline:
-                break
-        assert process.poll() is None, "the reference server did not start:\n" + "".join(said)
-        drain(process)
         done = dcrload(*argv(RFC7591_WALKTHROUGH[1].replace("8100", str(port))), cwd=folder)
         assert done.returncode == 0, done.stdout + done.stderr
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=15)
+        reap(process)

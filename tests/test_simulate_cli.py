@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_runner import dcrload
+from cli_runner import dcrload, dcrload_here
 
 from dcrload.cli import main
 from dcrload.results.files import read_timeseries
@@ -28,19 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "scenarios").glob("*.toml"))
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 OUTAGE = 'faults.outages=[{start = "6h", duration = "30m"}]'
-
-
-def refuse_in_process(args: list[str]) -> subprocess.CompletedProcess[str]:
-    """`dcrload ARGS` in this process, output captured: bad input never starts any work, so
-    an interpreter per case would only cost its start-up (and a small run's start-up is
-    most of its cost)."""
-    import contextlib
-    import io
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(args)
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def simulate_in_process(out: Path, *args: str) -> dict[str, Any]:
@@ -142,7 +129,7 @@ def shipped_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Pa
     }
     # in this process: nine interpreters would cost their start-up, and the runs are
     # checked for what they wrote (the same command in a subprocess is tested above)
-    done = {name: refuse_in_process(args) for name, args in jobs.items()}
+    done = {name: dcrload_here(*args) for name, args in jobs.items()}
     return {path.name: (base / path.stem, done[path.name]) for path in SHIPPED}
 
 
@@ -303,7 +290,7 @@ def refused(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, A
         ["simulate", "--seed", "-3", "--out", str(folder / "x")],
         ["--seed"],
     )
-    done = {case: refuse_in_process(args) for case, (_, args, _) in cases.items()}
+    done = {case: dcrload_here(*args) for case, (_, args, _) in cases.items()}
     return {case: (folder, done[case], expected) for case, (folder, _, expected) in cases.items()}
 
 
