@@ -2,11 +2,13 @@
 
 Covers: issue 13's scale targets. Each size runs in a fresh child process (so peak RSS is
 that run's own) on the default cohort mix over one simulated day, with `--jobs`; the
-sampled 10M run uses `--sample`. Wall, CPU seconds of the run and its children, peak RSS,
-events per instance-day and CPU µs per instance-day are recorded for each. In the same
-run a raw SimPy loop of a fixed size (RAW_TIMEOUTS timeouts over RAW_PROCESSES processes)
-is timed, so a figure measured on a busy machine can be normalised: `normalised` is the
-run's CPU seconds divided by the raw loop's.
+sampled 10M run uses `--sample`, once with the server sized as the default scenario's
+(32 workers per 20,000 instances: 16,000) and once with the scenario's own 32 workers.
+Wall, CPU seconds of the run and its children, peak RSS, events per instance-day and CPU
+µs per instance-day are recorded for each. In the same run a raw SimPy loop of a fixed
+size (RAW_TIMEOUTS timeouts over RAW_PROCESSES processes) is timed, so a figure measured
+on a busy machine can be normalised: `normalised` is the run's CPU seconds divided by the
+raw loop's.
 
 Targets: 1M instance-days in ≤ 60 s wall with `--jobs 2` and ≤ 4 GiB, CPU per
 instance-day flat within 25 % from 10k to 1M, 10M sampled within 60 s.
@@ -30,6 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.common import finish, load_average, table  # noqa: E402
 
+DEFAULT_INSTANCES, DEFAULT_WORKERS = 20_000, 32  # scenarios/default.toml's fleet and server
 RAW_PROCESSES = 10_000
 RAW_TIMEOUTS = 200_000
 
@@ -39,8 +42,9 @@ sys.path.insert(0, sys.argv[1])
 from dcrload.model.scenario import load_scenario
 from sim.fleet import simulate
 n, jobs, sample, duration = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+workers = [f"server.workers={sys.argv[6]}"] if sys.argv[6] != "-" else []
 scenario = load_scenario(sys.argv[1] + "/scenarios/default.toml",
-                         [f"fleet.instances={n}", f"scenario.duration={duration}"],
+                         [f"fleet.instances={n}", f"scenario.duration={duration}", *workers],
                          budget=sample >= 1.0)  # a sample's budget is the sample's
 wall, cpu = time.perf_counter(), time.process_time()
 result = simulate(scenario, jobs=jobs, sample=sample)
@@ -53,6 +57,7 @@ print(json.dumps({
     "events": result.events, "engine": result.engine.get("mode"),
     "simulated": (result.engine.get("sample") or {}).get("instances_simulated", n),
     "token": result.counters.total("token"),
+    "workers": scenario.server.workers,
 }))
 """
 
@@ -75,9 +80,13 @@ def raw_simpy(timeouts: int = RAW_TIMEOUTS) -> float:
     return time.process_time() - started
 
 
-def run_size(n: int, jobs: int, sample: float, duration: str) -> dict[str, Any]:
+def run_size(
+    n: int, jobs: int, sample: float, duration: str, workers: int | None = None
+) -> dict[str, Any]:
+    """One size in a fresh child process; `workers` overrides the scenario's DCR workers."""
+    extra = "-" if workers is None else str(workers)
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(REPO), str(n), str(jobs), str(sample), duration],
+        [sys.executable, "-c", CHILD, str(REPO), str(n), str(jobs), str(sample), duration, extra],
         capture_output=True, text=True, check=False, timeout=3600,
     )  # fmt: skip
     if done.returncode != 0:
@@ -90,6 +99,7 @@ def run_size(n: int, jobs: int, sample: float, duration: str) -> dict[str, Any]:
         "instances": n,
         "jobs": jobs,
         "sample": sample,
+        "server_workers": data["workers"],
         "wall_s": round(data["wall"], 2),
         "cpu_s": round(cpu, 2),
         "peak_rss_mib": round(max(data["rss_mib"], data["rss_children_mib"]), 1),
@@ -124,7 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     raw = raw_simpy(raw_timeouts)
     runs = [run_size(int(n), args.jobs, 1.0, args.duration) for n in args.sizes.split(",")]
     if args.sample_size:
-        runs.append(run_size(args.sample_size, args.jobs, args.sample, args.duration))
+        # the fleet's server sized as the default scenario's (32 workers per 20,000
+        # instances), and the scenario's own 32 workers, 500x overloaded at 10M: its sample
+        # keeps one worker, queues, and runs on the event engine
+        sized = max(1, round(DEFAULT_WORKERS * args.sample_size / DEFAULT_INSTANCES))
+        runs.append(run_size(args.sample_size, args.jobs, args.sample, args.duration, sized))
+        if not args.tiny:
+            runs.append(run_size(args.sample_size, args.jobs, args.sample, args.duration))
     for run in runs:
         run["normalised"] = round(run["cpu_s"] / raw, 3)
     first = runs[0]["cpu_us_per_instance_day"]
@@ -138,10 +154,11 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "goals": {"flat_within": 1.25, "cpu_us_per_instance_day": 120, "wall_1m_s": 60},
     }
-    header = ["instances", "sample", "wall s", "CPU s", "peak MiB", "events/inst-day",
+    header = ["instances", "sample", "workers", "wall s", "CPU s", "peak MiB", "events/inst-day",
               "CPU µs/inst-day", "÷ raw SimPy"]  # fmt: skip
-    rows = [[r["instances"], r["sample"], r["wall_s"], r["cpu_s"], r["peak_rss_mib"],
-             r["events_per_instance_day"], r["cpu_us_per_instance_day"], r["normalised"]]
+    rows = [[r["instances"], r["sample"], r["server_workers"], r["wall_s"], r["cpu_s"],
+             r["peak_rss_mib"], r["events_per_instance_day"], r["cpu_us_per_instance_day"],
+             r["normalised"]]
             for r in runs]  # fmt: skip
     text = table(header, rows) + f"\nraw SimPy loop: {raw:.2f} CPU s"
     finish("scale", figures, text, args.out, before)

@@ -425,7 +425,7 @@ def simulate_split(
         engine["shards"] = {
             "count": shards,
             "on": dask or "processes",
-            "workers_each": each if mode == "event" else full_workers,
+            "workers_each": each if mode == "event" else workers,  # a sample's share
             "exact": mode == "direct",
         }
     simulated = sum(a["instances"] for a in answers)
@@ -434,6 +434,7 @@ def simulate_split(
             "fraction": sample,
             "instances_simulated": simulated,
             "workers": workers,
+            "workers_in_proportion": full_workers * sample,
             "groups": groups,
             "method": "delete-a-group jackknife over replicate groups, 95 % t interval",
             "intervals": intervals(scenario, group_data, sample),

@@ -151,16 +151,20 @@ def test_bad_scale_flags_are_one_line_and_status_2(flag: list[str], message: str
 
 
 def test_simulate_jobs_and_sample_write_the_intervals(tmp_path: Any) -> None:
+    """Three workers cannot be halved: the sample keeps round(1.5) = 2 and says so."""
     out = tmp_path / "run"
     done = run_cli(
         "simulate", "--set", "fleet.instances=600", "--set", "scenario.duration=6h",
-        "--jobs", "2", "--sample", "0.5", "--out", str(out),
+        "--set", "server.workers=3", "--jobs", "2", "--sample", "0.5", "--out", str(out),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     engine = json.loads((out / "summary.json").read_text())["engine"]
     assert engine["shards"]["count"] == 2
     assert engine["sample"]["fraction"] == 0.5
-    assert "95 % intervals" in " ".join(done.stdout.split())
+    assert engine["sample"]["workers"] == 2 and engine["sample"]["workers_in_proportion"] == 1.5
+    text = " ".join(done.stdout.split())
+    assert "95 % intervals" in text
+    assert "has 2 DCR worker(s) where 1.5 would match the fleet's: it queues less" in text
 
 
 # --------------------------------------------------------------------------- Dask

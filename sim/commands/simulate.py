@@ -189,3 +189,11 @@ def print_sample(summary: dict[str, Any], console: Console) -> None:
         if value["estimate"] or value["high"]:
             table.add_row(name, *(human(value[k]) for k in ("estimate", "low", "high")))
     console.print(table)
+    share = sample.get("workers_in_proportion", sample["workers"])
+    if abs(sample["workers"] - share) > 0.1 * share:
+        console.print(
+            f"note: the sample's server has {sample['workers']} DCR worker(s) where"
+            f" {share:.3g} would match the fleet's: it queues"
+            f" {'less' if sample['workers'] > share else 'more'} than the fleet would"
+            " (a larger sample or more server.workers match better)"
+        )
