@@ -16,6 +16,7 @@ one costs a fraction of a microsecond, so a million instances can each own sever
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,6 +24,7 @@ _MASK = (1 << 64) - 1
 _TWO_53 = 1.0 / 9007199254740992.0
 _GOLDEN = 0x9E3779B97F4A7C15
 _R = random.Random
+_NV_MAGICCONST = 4 * math.exp(-0.5) / math.sqrt(2.0)  # random.py's, for normalvariate
 
 PURPOSES = {
     "usage": 1,  # cohort, first launch, sessions and their lengths, uninstall
@@ -84,6 +86,34 @@ class Stream:
         z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
         return ((z ^ (z >> 31)) >> 11) * 1.1102230246251565e-16
 
+    # The four draws a simulated day makes most (sessions, their lengths, losses, service
+    # times), with the splitmix step written out: random.Random's formulas on the same
+    # draws, so the values are those of the borrowed methods (tests/test_streams.py).
+
+    def uniform(self, a: float, b: float) -> float:
+        self.state = z = (self.state + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+        return a + (b - a) * (((z ^ (z >> 31)) >> 11) * 1.1102230246251565e-16)
+
+    def expovariate(self, lambd: float) -> float:
+        self.state = z = (self.state + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+        return -math.log(1.0 - ((z ^ (z >> 31)) >> 11) * 1.1102230246251565e-16) / lambd
+
+    def normalvariate(self, mu: float = 0.0, sigma: float = 1.0) -> float:
+        random = self.random
+        while True:  # Kinderman and Monahan, as random.Random draws it
+            u1 = random()
+            u2 = 1.0 - random()
+            z = _NV_MAGICCONST * (u1 - 0.5) / u2
+            if z * z / 4.0 <= -math.log(u2):
+                return mu + z * sigma
+
+    def lognormvariate(self, mu: float, sigma: float) -> float:
+        return math.exp(self.normalvariate(mu, sigma))
+
     def getrandbits(self, k: int) -> int:
         bits, value = 0, 0
         while bits < k:
@@ -93,20 +123,12 @@ class Stream:
 
     if TYPE_CHECKING:  # the borrowed methods, as mypy should see them
 
-        def uniform(self, a: float, b: float) -> float: ...
-        def expovariate(self, lambd: float) -> float: ...
         def gauss(self, mu: float = 0.0, sigma: float = 1.0) -> float: ...
-        def normalvariate(self, mu: float = 0.0, sigma: float = 1.0) -> float: ...
-        def lognormvariate(self, mu: float, sigma: float) -> float: ...
         def randrange(self, start: int, stop: int | None = None, step: int = 1) -> int: ...
         def randint(self, a: int, b: int) -> int: ...
 
     else:  # borrowed from random.Random (they call only random() and getrandbits())
-        uniform = _R.uniform
-        expovariate = _R.expovariate
         gauss = _R.gauss
-        normalvariate = _R.normalvariate
-        lognormvariate = _R.lognormvariate
         triangular = _R.triangular
         gammavariate = _R.gammavariate
         betavariate = _R.betavariate
