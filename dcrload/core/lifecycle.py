@@ -652,6 +652,16 @@ class AppInstance:
             )
         self._move("Restored", self._settled())
 
+    def straight_call(self, route: str, now: float) -> CallApi | None:
+        """The `CallApi` that `ApiCallDue(route)` then `next_action(now)` would start now, or
+        None unless the call goes straight out on the cached token (`usable_until`). Reads
+        only: a driver that counts a run of calls in bulk sends this and reports the run
+        with `api_calls_succeeded`, without feeding the due event or starting the call."""
+        token = self.token
+        if token is None or self.usable_until(now) <= now:
+            return None
+        return CallApi(route, token.value)
+
     def api_calls_succeeded(self, count: int, now: float) -> None:
         """The driver sent `count` more due API calls on the cached token, each answered 2xx.
 
@@ -665,6 +675,8 @@ class AppInstance:
         self._move("ApiCallsSucceeded", State.READY)
         if self.config.antipattern == "no_token_cache":
             raise LifecycleError("a no_token_cache instance fetches a token per call: no bulk")
+        if self.token is not None:
+            self.token.for_call = False  # as starting the first of them would have
         self.requests_sent += count
         self._api_wanted = None
         self._api_rejections = 0

@@ -275,15 +275,26 @@ class Agent:
                 next_update = math.inf
                 inst.handle(AppUpdated(replacement, replacement), now)
                 counts.updates += 1
-            burst = 1
             if in_session and now >= next_api and inst.awaiting is None:
-                inst.handle(DUE, now)
                 counts.api_wanted += 1
-                next_api = now + (interval if self.bulk else self.api_gap())
                 if self.bulk:
+                    next_api = now + interval
                     limit = min(inst.usable_until(now), session_end, next_loss, next_update, end_at)
-                    if limit > now + interval:
+                    if limit > now + interval and not blocked:
+                        # the calls go straight out on the cached token: sent as one burst,
+                        # reported in one go (no due event, no decision, no answer to feed)
                         burst = math.ceil((limit - now) / interval - 1e-12)
+                        call = inst.straight_call(DUE.route, now)
+                        if call is None:
+                            raise LifecycleError(f"usable until {limit} but no call at {now}")
+                        reply = yield Send(call, burst, interval, at)
+                        if not isinstance(reply, Burst):
+                            raise LifecycleError(f"{reply!r} does not answer a burst")
+                        next_api = self._burst(call, reply, now, burst)
+                        continue
+                else:
+                    next_api = now + self.api_gap()
+                inst.handle(DUE, now)
 
             # ---- the lifecycle's decision
             action = inst.next_action(now)
@@ -300,18 +311,12 @@ class Agent:
                     counts.reauthenticated(now, cohort)
                     inst.handle(REAUTHENTICATED, now)
                     continue
-                if type(action) is not Wait:
-                    if burst > 1 and type(action) is CallApi:
-                        reply = yield Send(action, burst, interval, at)
-                        if not isinstance(reply, Burst):
-                            raise LifecycleError(f"{reply!r} does not answer a burst")
-                        next_api = self._burst(action, reply, now, burst)
-                    else:  # a request: not Wait, Blocked nor Reauthenticate (handled above)
-                        request = cast(RequestAction, action)
-                        reply = yield Send(request, 1, 0.0, at)
-                        if not isinstance(reply, _REPLIES):
-                            raise LifecycleError(f"{reply!r} does not answer {action!r}")
-                        self._answered(request, reply, now)
+                if type(action) is not Wait:  # a request: not Blocked nor Reauthenticate
+                    request = cast(RequestAction, action)
+                    reply = yield Send(request, 1, 0.0, at)
+                    if not isinstance(reply, _REPLIES):
+                        raise LifecycleError(f"{reply!r} does not answer {action!r}")
+                    self._answered(request, reply, now)
                     continue
                 until = action.until
                 if not in_session:
@@ -406,12 +411,13 @@ class Agent:
         self.lifecycle.handle(reply, self.clock())
 
     def _burst(self, action: CallApi, reply: Burst, first: float, asked: int) -> float:
-        """Feed a burst's outcome to the lifecycle; return when the next API call is due."""
+        """Report a burst of straight calls (`AppInstance.straight_call`) to the lifecycle;
+        return when the next API call is due. The calls that succeeded are reported in one
+        go; the one that did not is stepped as it would have been: due, started, answered."""
         inst, counts, interval = self.lifecycle, self.counts, self.model.api_interval
         ok = reply.succeeded
         if ok > 0:
-            inst.handle(OK, first)
-            inst.api_calls_succeeded(ok - 1, first)
+            inst.api_calls_succeeded(ok, first)
             counts.series("api", "200", first, interval, ok, self.plan.cohort)
             counts.api_wanted += ok - 1
         if ok >= asked or reply.last is None:
@@ -419,9 +425,9 @@ class Agent:
         sent = first + ok * interval
         if ok > 0:
             counts.api_wanted += 1
-            inst.handle(DUE, sent)
-            again = inst.next_action(sent)
-            if not isinstance(again, CallApi):
-                raise LifecycleError(f"call {ok} of a burst became {again!r}")
-        self._answered(action, reply.last, sent)
+        inst.handle(DUE, sent)
+        again = inst.next_action(sent)
+        if not isinstance(again, CallApi):
+            raise LifecycleError(f"call {ok} of a burst became {again!r}")
+        self._answered(again, reply.last, sent)
         return sent + interval
