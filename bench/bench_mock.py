@@ -142,6 +142,8 @@ class Server:
     """A server subprocess on a free loopback port; its output is drained to a list."""
 
     def __init__(self, args: list[str], listening: str) -> None:
+        """Start it; `wait` for its listening line (servers start in parallel)."""
+        self.args, self.listening = args, listening
         self.process = subprocess.Popen(
             [sys.executable, *args],
             cwd=REPO,
@@ -152,6 +154,8 @@ class Server:
         )
         self.lines: list[str] = []
         self.url = ""
+
+    def wait(self) -> Server:
         deadline = time.monotonic() + 30
         assert self.process.stdout is not None
         while time.monotonic() < deadline:
@@ -159,14 +163,15 @@ class Server:
             if not line:
                 break
             self.lines.append(line)
-            if line.startswith(listening):
+            if line.startswith(self.listening):
                 self.url = line.split()[-1]
                 break
         if not self.url:
             reap(self.process)
-            raise RuntimeError(f"server {args} did not start: {''.join(self.lines)[-2000:]}")
+            raise RuntimeError(f"{self.args} did not start: {''.join(self.lines)[-2000:]}")
         # a full pipe would stall the server: keep reading what it prints
         threading.Thread(target=self._drain, daemon=True).start()
+        return self
 
     def _drain(self) -> None:
         assert self.process.stdout is not None
@@ -391,28 +396,31 @@ def main(argv: list[str] | None = None) -> int:
             "dcrload mock listening on ",
         )  # fmt: skip
         servers.callback(mock.stop)
-        requests, token_size, api_size = mock_requests(mock, tmp)
-        sides["token"], sides["api"] = (mock, requests["token"]), (mock, requests["api"])
-        for kind in ("bare-asgi", "bare-starlette"):
-            bare = Server(
-                [str(Path(__file__)), "--serve-bare", kind, str(token_size), str(api_size)],
-                "dcrload mock listening on ",
-            )
-            servers.callback(bare.stop)
-            check = httpx.post(bare.url + "/o/client/token", content=b"x")
-            assert len(check.content) == token_size, (len(check.content), token_size)
-            if kind == "bare-asgi":
-                sides[kind] = (bare, requests["token"])
-            else:
-                sides["bare-token"] = (bare, requests["token"])
-                check = httpx.get(bare.url + API_PATH)
-                assert len(check.content) == api_size, (len(check.content), api_size)
-                sides["bare-api"] = (bare, requests["api"])
         reference = Server(
             [str(REFERENCE), "--port", "0", "--wsgi", "waitress"], "reference server listening on "
         )
         servers.callback(reference.stop)
-        sides["independent"] = (reference, independent_request(reference))
+        requests, token_size, api_size = mock_requests(mock.wait(), tmp)
+        sides["token"], sides["api"] = (mock, requests["token"]), (mock, requests["api"])
+        bare = {
+            kind: Server(
+                [str(Path(__file__)), "--serve-bare", kind, str(token_size), str(api_size)],
+                "dcrload mock listening on ",
+            )
+            for kind in ("bare-asgi", "bare-starlette")
+        }
+        for server in bare.values():
+            servers.callback(server.stop)
+        asgi, starlette = bare["bare-asgi"].wait(), bare["bare-starlette"].wait()
+        for server in (asgi, starlette):
+            check = httpx.post(server.url + "/o/client/token", content=b"x")
+            assert len(check.content) == token_size, (len(check.content), token_size)
+        check = httpx.get(starlette.url + API_PATH)
+        assert len(check.content) == api_size, (len(check.content), api_size)
+        sides["bare-asgi"] = (asgi, requests["token"])
+        sides["bare-token"] = (starlette, requests["token"])
+        sides["bare-api"] = (starlette, requests["api"])
+        sides["independent"] = (reference, independent_request(reference.wait()))
 
         rounds: list[dict[str, Any]] = []
         for _ in range(args.rounds):  # interleaved: a slow minute slows every side alike
