@@ -375,7 +375,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generators", type=int, default=GENERATORS)
     parser.add_argument("--warmup", type=float, default=WARMUP, help="seconds before measuring")
     parser.add_argument("--alg", default="ES256", choices=("ES256", "EdDSA", "RS256"))
-    parser.add_argument("--http", default="httptools", choices=("httptools", "h11"))
+    parser.add_argument(
+        "--http",
+        default="httptools",
+        choices=("httptools", "h11"),
+        help="the mock's parser (the bare servers stay on httptools)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--url", help="also measure this loopback URL with the same generator")
     parser.add_argument("--url-form", help="POST this form body to --url (default: GET)")
