@@ -10,7 +10,8 @@ stay). Arguments after `--` go to the benchmark (one NAME only), e.g.
 `python -m bench mock -- --url http://127.0.0.1:3000/token`.
 
 Names: sim (dcrload vs raw SimPy, events/s), scale (10k/100k/1M instance-days, the sampled
-10M), mock (token route vs bare apps, `--url` any server), locust (lifecycle users vs
+10M), mock (token and API routes vs bare routes, token vs the Authlib reference server on
+Waitress, `--url` any server), locust (lifecycle users vs
 FastHttpUser), overload (the mock at many times its capacity).
 """
 
@@ -33,7 +34,7 @@ from bench.common import RESULTS, finish, load_average, table  # noqa: E402
 TINY: dict[str, list[str]] = {
     "sim": ["--instances", "100", "--duration", "1h"],
     "scale": ["--tiny"],
-    "mock": ["--seconds", "0.5", "--generators", "1", "--warmup", "0.2"],
+    "mock": ["--seconds", "0.3", "--generators", "1", "--warmup", "0.1", "--rounds", "1"],
     "locust": ["--seconds", "2", "--users", "1", "--overhead-seconds", "0.3"],
     "overload": ["--smoke"],
 }
@@ -49,9 +50,10 @@ def _sim(data: dict[str, Any]) -> str:
 
 
 def _mock(data: dict[str, Any]) -> str:
-    rows = [[name, t["requests_per_second"]] for name, t in data["targets"].items()]
+    rows = [[name, t["requests_per_second"], t["server_cpu_us_per_request"]["median"]]
+            for name, t in data["targets"].items()]  # fmt: skip
     ratios = " ".join(f"{k[6:]}={v}" for k, v in data.items() if k.startswith("ratio_"))
-    return table(["target", "req/s"], rows) + f"\nratios: {ratios}"
+    return table(["target", "req/s", "server CPU µs"], rows) + f"\nratios: {ratios}"
 
 
 def _locust(data: dict[str, Any]) -> str:

@@ -39,7 +39,16 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     [
         ("sim", ("dcrload", "raw_simpy", "ratio_dcrload_to_raw_simpy")),
         ("scale", ("runs", "raw_simpy", "ratio_cpu_per_instance_day_largest_to_smallest")),
-        ("mock", ("targets", "ratio_token_to_bare_starlette")),
+        (
+            "mock",
+            (
+                "targets",
+                "ratios",
+                "ratio_token_to_bare",
+                "ratio_api_to_bare",
+                "ratio_token_to_independent",
+            ),
+        ),
         ("locust", ("lifecycle_api_rps", "plain_api_rps", "ratio")),
     ],
 )
@@ -57,6 +66,18 @@ def test_the_scale_bench_measures_a_sample_and_normalises(results: Path) -> None
     runs = json.loads((results / "scale.json").read_text())["runs"]
     assert [r["sample"] for r in runs] == [1.0, 1.0, 0.25]
     assert all(r["events_per_instance_day"] > 0 and r["normalised"] > 0 for r in runs)
+
+
+def test_the_mock_bench_measures_every_side_with_the_right_answers(results: Path) -> None:
+    targets = json.loads((results / "mock.json").read_text())["targets"]
+    expected = {"token": "201", "api": "200", "bare-asgi": "201", "bare-token": "201",
+                "bare-api": "200", "independent": "200"}  # fmt: skip
+    assert set(targets) == set(expected)
+    for side, status in expected.items():
+        (statuses,) = targets[side]["statuses"]  # one round at the tiny size
+        assert set(statuses) == {status}, (side, statuses)  # no error measured as a rate
+        assert targets[side]["requests_per_second"] > 0
+        assert targets[side]["server_cpu_us_per_request"]["median"] > 0
 
 
 def test_mock_bench_url_is_loopback_only(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from mock_fixtures import (  # noqa: F401
     statement,
 )
 
+from loadtests.mockserver.tokens import TokenMemo
 from loadtests.statements import STATEMENT_TYP, SigningKey
 
 
@@ -89,6 +90,27 @@ def test_token_algorithm_can_be_chosen(keyset, statement: str, alg: str) -> None
     token = m.access_token(statement)
     assert jwt.get_unverified_header(token)["alg"] == alg
     assert m.api("configuration", token).status_code == 200
+
+
+@pytest.mark.parametrize("alg", ["ES256", "RS256", "EdDSA"])
+def test_tokens_signed_by_hand_verify_with_pyjwt_and_without_the_memo(
+    keyset, statement: str, alg: str
+) -> None:
+    """The mock writes its JWS itself (tokens.signer): pyjwt, not the memo, must accept it."""
+    m = make_mock(keyset, token_alg=alg)
+    token = m.access_token(statement)
+    claims = jwt.decode(
+        token,
+        m.state.issuer.public_key,
+        algorithms=[alg],
+        options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+    )
+    assert claims["sub"] and jwt.get_unverified_header(token)["typ"] == "JWT"
+    m.state.issuer.memo = TokenMemo(16)  # forgotten: verified in full again
+    assert m.api("configuration", token).status_code == 200
+    assert len(m.state.issuer.memo) == 1
+    tampered = token[:-4] + ("AAAA" if token[-4:] != "AAAA" else "BBBB")
+    assert m.api("configuration", tampered).status_code == 401
 
 
 def test_ttl_and_jitter(keyset, statement: str) -> None:
@@ -446,3 +468,6 @@ def test_missing_credentials(mock: Mock) -> None:
 
 def test_wrong_method_is_405_not_500(mock: Mock) -> None:
     assert mock.client.get("/o/client/token").status_code == 405
+    # the hot routes (loadtests.mockserver.hot) leave what they do not match to Starlette
+    assert mock.client.request("DELETE", "/api/v2/sp1/configuration").status_code == 405
+    assert mock.client.get("/api/v2/sp1/nothing-here").status_code == 404

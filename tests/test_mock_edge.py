@@ -8,7 +8,9 @@ socket for what only a socket shows: a 1 MB header, a head or a body that never 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -261,9 +263,12 @@ def test_admin_sane_values_are_taken(mock: Mock) -> None:
 # --------------------------------------------------------------------------- over a socket
 
 
-@pytest.fixture(scope="module")
-def edge(keys_dir: Path) -> Iterator[LiveServer]:
+@pytest.fixture(scope="module", params=["httptools", "h11"])
+def edge(keys_dir: Path, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    """The mock on each HTTP parser (httptools is the default, h11 the fallback)."""
     server = start_server(
+        "--http",
+        request.param,
         "--keys",
         str(keys_dir),
         "--db",
@@ -351,3 +356,49 @@ def test_keep_alive_still_works_with_the_head_deadline(edge: LiveServer) -> None
         for _ in range(3):
             assert client.get("/healthz").status_code == 200
             time.sleep(0.4)  # 1.2 s on one connection, more than the 1 s head deadline
+
+
+def test_a_trickle_of_blank_lines_does_not_hold_the_connection(edge: LiveServer) -> None:
+    sock = _connect(edge.url)
+    started = time.monotonic()
+    for _ in range(3):
+        with contextlib.suppress(OSError):  # h11 may have closed already
+            sock.sendall(b"\r\n")  # never a request line: the head deadline still runs
+        time.sleep(0.3)
+    answer = _read_all(sock)
+    sock.close()
+    assert answer == b"" or answer.startswith((b"HTTP/1.1 408", b"HTTP/1.1 400"))
+    assert time.monotonic() - started < 5
+
+
+def test_pipelined_requests_are_answered_in_order(edge: LiveServer) -> None:
+    sock = _connect(edge.url)
+    sock.sendall(
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    answer = _read_all(sock)
+    sock.close()
+    assert re.findall(rb"HTTP/1\.1 (\d{3}) ", answer) == [b"200", b"404", b"200"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: foo\r\n\r\n",
+        b"POST /o/client/register HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+        b"Upgrade: websocket\r\nContent-Length: 5\r\n\r\nhello",
+        b"GET /h\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n",  # not ASCII: llhttp refuses it
+        b"CONNECT x:80 HTTP/1.1\r\nHost: x\r\n\r\n",
+    ],
+)
+def test_upgrades_and_odd_targets_get_one_answer_below_500(edge: LiveServer, raw: bytes) -> None:
+    sock = _connect(edge.url)
+    started = time.monotonic()
+    sock.sendall(raw)
+    answer = b""
+    while b"\r\n\r\n" not in answer and (chunk := sock.recv(65536)):
+        answer += chunk
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 ") and 200 <= int(answer[9:12]) < 500, answer[:80]
+    assert time.monotonic() - started < 3

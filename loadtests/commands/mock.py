@@ -116,6 +116,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="rfc7591: let a client register without a software statement",
     )
     parser.add_argument(
+        "--http",
+        choices=("httptools", "h11"),
+        help="HTTP/1.1 parser: httptools on uvloop (default, about half the CPU per "
+        "request) or h11 on asyncio",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -200,6 +206,7 @@ def build(args: argparse.Namespace) -> tuple[Any, Any, str, Path]:
         "queue_deadline",
         "shed_status",
         "token_memo",
+        "http",
     ):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)

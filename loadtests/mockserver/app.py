@@ -20,6 +20,7 @@ from loadtests.mockserver.discovery import (
     authorization_server_metadata,
 )
 from loadtests.mockserver.gate import Gate
+from loadtests.mockserver.hot import HotRoutes
 from loadtests.mockserver.openapi import build_openapi
 from loadtests.mockserver.responses import json_response
 from loadtests.mockserver.settings import MockSettings
@@ -61,13 +62,16 @@ def create_app(
     async def metadata(request: Request) -> Response:
         return json_response(200, authorization_server_metadata(settings, str(request.base_url)))
 
-    routes = [
+    hot = [
         Route(paths.register, dcr.register, methods=["POST"]),
         Route(paths.token, dcr.token, methods=["POST"]),
         Route(f"{prefix}/configuration", api.configuration, methods=["GET"]),
         Route(f"{prefix}/profiles", api.profiles, methods=["GET"]),
         Route(f"{prefix}/authenticate/{{mvpd}}", api.authenticate, methods=["POST"]),
         Route(f"{prefix}/decisions/authorize/{{mvpd}}", api.authorize, methods=["GET", "POST"]),
+    ]
+    routes = [
+        *hot,
         Route("/healthz", healthz, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route(JWKS_PATH, jwks_json, methods=["GET"]),
@@ -75,5 +79,5 @@ def create_app(
     ]
     if settings.profile == "rfc7591":
         routes.append(Route(METADATA_PATH, metadata, methods=["GET"]))
-    gate = Gate(Starlette(routes=routes), state)
+    gate = Gate(Starlette(routes=routes), state, HotRoutes(hot))
     return gate

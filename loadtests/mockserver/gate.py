@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dcrload.core import semantics
 from dcrload.core.semantics import error_body
+from loadtests.mockserver.hot import HotRoutes
 from loadtests.mockserver.shared import STATS_EVERY
 from loadtests.mockserver.shed import ARRIVED_KEY, CLIENT_GONE, GONE_KEY, Limiter
 from loadtests.mockserver.state import MockState
@@ -69,8 +70,9 @@ async def send_json(
 
 
 class Gate:
-    def __init__(self, app: ASGIApp, state: MockState) -> None:
+    def __init__(self, app: ASGIApp, state: MockState, hot: HotRoutes | None = None) -> None:
         self.app = app
+        self.hot = hot  # the register, token and API routes, served without Starlette's stack
         self.state = state
         settings = state.settings
         self._flushing = False
@@ -164,7 +166,8 @@ class Gate:
             if gone is not None and gone():  # it left while waiting for a slot
                 stats.count(route, CLIENT_GONE)
                 return
-            await self.app(scope, replay, counted)
+            if self.hot is None or not await self.hot(scope, replay, counted):
+                await self.app(scope, replay, counted)
         finally:
             limiter.release()
 

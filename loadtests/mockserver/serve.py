@@ -5,6 +5,13 @@ is accepting connections; a parent process can wait for that line, or poll ``/he
 SIGINT (Ctrl-C) and SIGTERM both shut it down gracefully and the process exits with status
 0 (uvicorn's own handlers would re-raise the signal after shutting down); a second signal
 forces the exit.
+
+The parser is httptools (`loadtests.mockserver.protocol`) unless the app's settings say
+``http="h11"``. The loop is asyncio's own, not uvloop: under a burst of new connections
+uvloop left the first request of many of them unread for one to three seconds, so they
+waited where the queue deadline cannot see them — measured on 2026-12-01 with
+``bench/bench_overload.py --smoke``: none shed and admitted p99 2.7 s on uvloop, 64 % shed
+and p99 0.34 s on asyncio — and it saved no measurable CPU per request here.
 """
 
 from __future__ import annotations
@@ -76,16 +83,22 @@ async def _announce(server: uvicorn.Server, url: str, announce: bool) -> None:
         print(f"{LISTENING} {url}", flush=True)
 
 
-async def _serve(app: Any, sock: socket.socket, announce: bool = True) -> None:
+def _http(app: Any) -> tuple[str, float]:
+    """(parser, header timeout) from the app's settings; a bare app gets the defaults."""
     settings = getattr(getattr(app, "state", None), "settings", None)
-    header_timeout = getattr(settings, "header_timeout", 10.0)
+    return getattr(settings, "http", "httptools"), getattr(settings, "header_timeout", 10.0)
+
+
+async def _serve(app: Any, sock: socket.socket, announce: bool = True) -> None:
+    http, header_timeout = _http(app)
     config = uvicorn.Config(
         app,
         log_level="warning",
         access_log=False,
         lifespan="off",
-        http=protocol_class(header_timeout, MAX_HEADER_EVENT),
-        loop="asyncio",
+        http=protocol_class(header_timeout, MAX_HEADER_EVENT, http),
+        ws="none",  # no route is a WebSocket: an Upgrade request is a plain request
+        loop="none",  # asyncio.run's
         h11_max_incomplete_event_size=MAX_HEADER_EVENT,
         timeout_graceful_shutdown=5,
     )

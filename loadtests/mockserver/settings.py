@@ -63,6 +63,7 @@ class MockSettings:
     shed_status: int = 503  # or 429: the answer to a request shed
     shed_retry_after: int = 1  # seconds, the Retry-After of that answer
     token_memo: int = 16_384  # access tokens remembered (LRU) to skip verifying them again
+    http: str = "httptools"  # the HTTP/1.1 parser (on uvloop), or "h11" (on asyncio)
     max_hang: float = 60.0  # an outage in "hang" mode holds a request at most this long
     quirks: frozenset[str] = frozenset()
     seed: int | None = None
@@ -89,6 +90,8 @@ class MockSettings:
             raise ValueError("shed_retry_after must be in [0, 3600] seconds")
         if not 0 <= self.token_memo <= 10_000_000:
             raise ValueError("token_memo must be in [0, 10000000]")
+        if self.http not in ("httptools", "h11"):
+            raise ValueError(f"http {self.http!r} is not httptools or h11")
         if self.open_registration and self.profile != "rfc7591":
             raise ValueError("open registration is for the rfc7591 profile only")
         unknown = set(self.quirks) - QUIRKS

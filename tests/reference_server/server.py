@@ -32,6 +32,10 @@ For tests, ``GET /_reference/clients`` lists what it stored (no secrets).
 
 Prints ``reference server listening on http://127.0.0.1:PORT`` once it accepts
 connections. Binds 127.0.0.1 only. Stdlib, Flask and Authlib only: no dcrload import.
+
+``--wsgi waitress [--threads N]`` serves it as Flask is deployed (Waitress, a production
+WSGI server, one process and N threads) instead of Werkzeug's development server: what
+`bench/bench_mock.py` measures the mock's token route against.
 """
 
 from __future__ import annotations
@@ -362,6 +366,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=AUTH_METHODS,
         help="register every client with this auth method, whatever it asked for",
     )
+    parser.add_argument(
+        "--wsgi",
+        choices=("werkzeug", "waitress"),
+        default="werkzeug",
+        help="the WSGI server: Werkzeug's development server, or Waitress (production)",
+    )
+    parser.add_argument("--threads", type=int, default=4, help="waitress: worker threads")
     return parser.parse_args(argv)
 
 
@@ -386,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     def dispatch(environ: Any, start_response: Any) -> Any:
         return holder["app"](environ, start_response)
 
+    if args.wsgi == "waitress":
+        return serve_waitress(args, policy, holder, dispatch)
     http = make_server(
         "127.0.0.1", args.port, dispatch, threaded=True, request_handler=QuietHandler
     )
@@ -395,6 +408,35 @@ def main(argv: list[str] | None = None) -> int:
     print(LISTENING + base_url, flush=True)
     started = time.monotonic()
     http.serve_forever()
+    print(f"reference server stopped after {time.monotonic() - started:.1f} s", flush=True)
+    return 0
+
+
+def serve_waitress(args: argparse.Namespace, policy: Policy, holder: dict, dispatch: Any) -> int:
+    """Serve under Waitress until SIGTERM or SIGINT."""
+    import logging
+
+    from waitress.server import create_server
+
+    logging.getLogger("waitress").setLevel(logging.ERROR)  # no "queue depth" lines under load
+    http: Any = create_server(
+        dispatch, host="127.0.0.1", port=args.port, threads=args.threads, ident="reference"
+    )
+    base_url = f"http://127.0.0.1:{http.effective_port}"
+    holder["app"], _ = create_app(policy, base_url)
+
+    def stop(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    print(LISTENING + base_url, flush=True)
+    started = time.monotonic()
+    try:
+        http.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        http.close()
     print(f"reference server stopped after {time.monotonic() - started:.1f} s", flush=True)
     return 0
 
