@@ -40,10 +40,11 @@ def start_listening(
 
     def read() -> None:
         assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line.rstrip("\n"))
-            if line.startswith(marker) and not found:
-                found.append(line.split()[-1])
+        with process.stdout:  # closed at the end of output: no pipe left for the collector
+            for line in process.stdout:
+                lines.append(line.rstrip("\n"))
+                if line.startswith(marker) and not found:
+                    found.append(line.split()[-1])
 
     threading.Thread(target=read, daemon=True).start()
     deadline = time.monotonic() + timeout

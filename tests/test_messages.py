@@ -201,6 +201,7 @@ def test_compare_output_fits_80_columns(
     monkeypatch.setenv("COLUMNS", "80")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # "No artists with labels" and the like
+        warnings.simplefilter("default", ResourceWarning)  # another test's pipe, collected here
         code = main(["compare", "scenarios/strategy-shootout.toml", "--vary",
                      "cohorts.0.refresh=okta,golang-oauth2,aws-sdk-java", "--seeds", "2",
                      "--jobs", "1", "--out", str(tmp_path / "s"), *TINY])  # fmt: skip

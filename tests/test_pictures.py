@@ -139,6 +139,7 @@ def build(make: Any, *args: Any, **kwargs: Any) -> Figure:
     """Build a figure with every warning an error (matplotlib's legend warning included)."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        warnings.simplefilter("default", ResourceWarning)  # another test's pipe, collected here
         return make(*args, **kwargs)
 
 

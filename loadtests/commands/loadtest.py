@@ -179,7 +179,7 @@ class MockProcess:
 
     def _read(self) -> None:
         assert self.process is not None and self.process.stdout is not None
-        with self.log_path.open("w") as log:
+        with self.log_path.open("w") as log, self.process.stdout:  # both closed at its end
             for line in self.process.stdout:
                 if self.admin_key:
                     line = line.replace(self.admin_key, "<admin key>")
