@@ -26,7 +26,7 @@ from typing import Literal
 from dcrload.model.counts import RunCounts, RunResult
 from dcrload.model.plans import FleetModel, fleet_plans, install_schedule
 from dcrload.model.scenario import Scenario
-from sim.direct import run_fleet
+from sim.direct import WouldQueue, run_fleet
 from sim.driver import run_events
 from sim.server import SimServer
 
@@ -108,7 +108,7 @@ def simulate(
     size = scenario.fleet.instances + len(installs)
     info = scenario.scenario
     mode = "event" if engine == "event" or needs_events(scenario) else "direct"
-    fell_back = False
+    fell_back, seen_after = False, 0
     collecting = gc.isenabled()
     gc.disable()  # nothing a run makes is cyclic garbage; the collector only costs time
     try:
@@ -120,9 +120,13 @@ def simulate(
             plans = fleet_plans(model, installs)
             if mode == "direct":
                 tick = None if progress is None else _share_of(progress, info.duration, size)
-                events = run_fleet(model, plans, server, counts, tick)
-                if server.queue_free():
-                    break
+                try:
+                    events = run_fleet(model, plans, server, counts, tick, check_queue=True)
+                    if server.queue_free():
+                        break
+                    seen_after = size
+                except WouldQueue as queued:
+                    seen_after = queued.instances
                 if engine == "direct":
                     raise QueueingError("a DCR request would have waited for a worker")
                 mode, fell_back = "event", True
@@ -145,5 +149,6 @@ def simulate(
         tokens_issued=server.tokens,
         events=events,
         wall_seconds=wall,
-        engine={"mode": mode, "fell_back": fell_back},
+        engine={"mode": mode, "fell_back": fell_back}
+        | ({"queue_seen_after": seen_after} if fell_back else {}),
     )

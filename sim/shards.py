@@ -43,7 +43,7 @@ from dcrload.core.streams import _GOLDEN, PURPOSES
 from dcrload.model.counts import Blocked, RunCounts, RunResult
 from dcrload.model.plans import FleetModel, Plan, fleet_plans, install_schedule
 from dcrload.model.scenario import Scenario
-from sim.direct import run_fleet
+from sim.direct import WouldQueue, run_fleet
 from sim.driver import run_events
 from sim.server import SimServer
 
@@ -144,7 +144,12 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
     if task.mode == "event":
         events = run_events(model, plans, server, recorders[0], recorder=recorder)
     else:
-        events = run_fleet(model, plans, server, recorders[0], recorder=recorder)
+        try:  # a shard's requests that wait for the run's workers wait among all shards'
+            events = run_fleet(
+                model, plans, server, recorders[0], recorder=recorder, check_queue=True
+            )
+        except WouldQueue as queued:
+            return {"queued": queued.instances}
     return {
         "groups": [counts.to_json() for counts in recorders],
         "arrivals": server.arrivals.tobytes(),
@@ -319,6 +324,8 @@ def merged(scenario: Scenario, parts: Sequence[dict[str, Any]], factor: float) -
 
 def queue_free(scenario: Scenario, answers: Sequence[dict[str, Any]], workers: int) -> bool:
     """Whether no DCR request of all the shards together would have waited for a worker."""
+    if any("queued" in answer for answer in answers):
+        return False  # a shard saw a request wait already
     server = SimServer(scenario, fifo=False)
     server.workers = workers
     for answer in answers:
@@ -410,7 +417,9 @@ def simulate_split(
     if event and shards > 1:
         raise ValueError("shared throttle buckets cannot be split into shards: use jobs=1")
     each = None if (shards == 1 and sample >= 1.0) else max(1, round(workers / shards))
-    answers = run_tasks(tasks(mode, None if mode == "direct" else each), jobs, dask, tick)
+    # a direct shard's server has the run's `workers` (it serves without queueing; they
+    # are what its early queue check counts against)
+    answers = run_tasks(tasks(mode, workers if mode == "direct" else each), jobs, dask, tick)
     if mode == "direct" and not queue_free(scenario, answers, workers):
         mode, fell_back = "event", True
         answers = run_tasks(tasks("event", each), jobs, dask, tick)

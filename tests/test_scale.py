@@ -76,6 +76,24 @@ def test_shards_that_queue_share_the_workers_and_stay_close() -> None:
         assert abs(a - b) <= 0.01 * a, endpoint  # measured: 5,420 vs 5,425 tokens
 
 
+def test_a_fleet_that_queues_stops_its_direct_pass_early() -> None:
+    """A request that waited stays waited: the run to completion gives up after the first
+    check that finds one (1,000 instances of 2,500), and the event engine's result is the
+    one returned — in one process and in shards (a shard's check counts the run's workers)."""
+    extra = [
+        "fleet.instances=2500", "scenario.duration=6h", "server.workers=2",
+        'server.service_time={dist="exponential", mean="2s"}',
+    ]  # fmt: skip
+    scenario = scenario_of("default", extra)
+    fell_back = simulate(scenario)
+    assert fell_back.engine["fell_back"] and fell_back.engine["queue_seen_after"] == 1000
+    assert golden_summary(fell_back) == golden_summary(simulate(scenario, engine="event"))
+    split = simulate(scenario, jobs=2)
+    assert split.engine["mode"] == "event" and split.engine["fell_back"]
+    free = simulate(scenario_of("default", ["fleet.instances=2500", "scenario.duration=6h"]))
+    assert free.engine == {"mode": "direct", "fell_back": False}
+
+
 def test_a_shared_throttle_bucket_is_not_split() -> None:
     result = simulate(scenario_of("launch-day"), jobs=2)
     assert result.engine["shards"] == {"count": 1, "why": "a shared throttle bucket"}
