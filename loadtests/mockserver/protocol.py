@@ -1,7 +1,8 @@
 """The HTTP/1.1 protocols the mock is served with: uvicorn's, plus the limits they lack.
 
-Two parsers, one set of rules. The default is httptools (llhttp, in C) on uvloop: about
-half the CPU per request of h11 on asyncio (measured on 2026-12-01: token route 433–457 →
+Two parsers, one set of rules. The default is httptools (llhttp, in C), on asyncio's loop
+(uvloop left requests unread where the shed deadline could not see them): about half the
+CPU per request of h11 (measured on 2026-12-01: token route 433–457 →
 273–378 µs, API route 272–287 → 126–132 µs), so the mock is not the bottleneck of a load
 test. h11 (pure Python) stays as ``--http h11``. Both add to uvicorn:
 
@@ -84,28 +85,20 @@ class _PipelineFlowControl(FlowControl):
         super().pause_reading()
 
 
-class MockHttpToolsProtocol(HttpToolsProtocol):
-    """One connection; `header_timeout` and `max_head` are set by `protocol_class`.
-
-    The parser's callbacks say where a request stands: a head starts at its first byte
-    (``on_message_begin``) and ends at ``on_headers_complete``; bytes that arrive
-    between requests count as the start of a head.
-    """
+class _HeadDeadline:
+    """The head deadline and the drain after a 431, for either parser's protocol (a mixin
+    before uvicorn's class, whose `loop` and `transport` it uses)."""
 
     header_timeout: float = 10.0
     max_head: int = 64 * 1024
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def _start_timers(self) -> None:
         self._head_timer: asyncio.TimerHandle | None = None
         self._drain_timer: asyncio.TimerHandle | None = None
         self._draining = False
-        self._in_message = False  # a request has begun and not yet ended
-        self._in_head = False  # ... and its head is not complete
-        self._head_bytes = 0  # bytes received since the last head was complete
         self._received_at = self.loop.time()
-        super().connection_made(transport)
-        self.flow = _PipelineFlowControl(transport, self)
-        self._arm()
 
     def _arm(self) -> None:
         if self._head_timer is None:
@@ -115,6 +108,38 @@ class MockHttpToolsProtocol(HttpToolsProtocol):
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
+
+    def _drain_then_close(self) -> None:
+        """After a 431: read and drop what the client still sends, for a while, then close."""
+        self._disarm()
+        self._draining = True
+        self._drain_timer = self.loop.call_later(DRAIN_SECONDS, self.transport.close)
+
+    def _stop_timers(self) -> None:
+        self._disarm()
+        if self._drain_timer is not None:
+            self._drain_timer.cancel()
+
+    def _head_timed_out(self) -> None:
+        raise NotImplementedError
+
+
+class MockHttpToolsProtocol(_HeadDeadline, HttpToolsProtocol):
+    """One connection; `header_timeout` and `max_head` are set by `protocol_class`.
+
+    The parser's callbacks say where a request stands: a head starts at its first byte
+    (``on_message_begin``) and ends at ``on_headers_complete``; bytes that arrive
+    between requests count as the start of a head.
+    """
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self._start_timers()
+        self._in_message = False  # a request has begun and not yet ended
+        self._in_head = False  # ... and its head is not complete
+        self._head_bytes = 0  # bytes received since the last head was complete
+        super().connection_made(transport)
+        self.flow = _PipelineFlowControl(transport, self)
+        self._arm()
 
     def data_received(self, data: bytes) -> None:
         if self._draining:
@@ -171,14 +196,10 @@ class MockHttpToolsProtocol(HttpToolsProtocol):
     def _refuse_large_head(self) -> None:
         body = _error("Request headers too large.")
         self.transport.write(_TOO_LARGE_ANSWER % (len(body), body))
-        self._disarm()
-        self._draining = True
-        self._drain_timer = self.loop.call_later(DRAIN_SECONDS, self.transport.close)
+        self._drain_then_close()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        if self._drain_timer is not None:
-            self._drain_timer.cancel()
+        self._stop_timers()
         super().connection_lost(exc)
 
     def _head_timed_out(self) -> None:
@@ -219,29 +240,14 @@ class _FlowControl(FlowControl):
         super().pause_reading()
 
 
-class MockH11Protocol(H11Protocol):
+class MockH11Protocol(_HeadDeadline, H11Protocol):
     """One connection; `header_timeout` and `max_head` are set by `protocol_class`."""
 
-    header_timeout: float = 10.0
-    max_head: int = 64 * 1024
-
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        self._head_timer: asyncio.TimerHandle | None = None
-        self._drain_timer: asyncio.TimerHandle | None = None
-        self._draining = False
-        self._received_at = self.loop.time()
+        self._start_timers()
         super().connection_made(transport)
         self.flow = _FlowControl(transport, self.conn)
         self._arm()
-
-    def _arm(self) -> None:
-        if self._head_timer is None:
-            self._head_timer = self.loop.call_later(self.header_timeout, self._head_timed_out)
-
-    def _disarm(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
 
     def data_received(self, data: bytes) -> None:
         if self._draining:
@@ -262,9 +268,7 @@ class MockH11Protocol(H11Protocol):
             self.cycle.scope[GONE_KEY] = self.transport.is_closing  # type: ignore[literal-required]
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        if self._drain_timer is not None:
-            self._drain_timer.cancel()
+        self._stop_timers()
         super().connection_lost(exc)
 
     def _head_timed_out(self) -> None:
@@ -293,9 +297,7 @@ class MockH11Protocol(H11Protocol):
             h11.EndOfMessage(),
         ):
             self.transport.write(self.conn.send(event))
-        self._disarm()
-        self._draining = True
-        self._drain_timer = self.loop.call_later(DRAIN_SECONDS, self.transport.close)
+        self._drain_then_close()
 
 
 def protocol_class(header_timeout: float, max_head: int, http: str = "httptools") -> Any:
