@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -73,61 +73,89 @@ def _both_served(stats: dict) -> None:
     assert len(stats["workers"]) == 2 and all(n > 0 for n in stats["workers"].values())
 
 
+def _on_both_workers(play: Callable[[], dict]) -> None:
+    """Play a check (it returns the stats after it) until both workers served part of it.
+
+    The kernel picks the worker of each new connection and may give one all of a round's
+    twelve; such a round proves nothing about sharing, so it is played again (at most
+    three rounds, each from `_fresh`)."""
+    for _ in range(3):
+        stats = play()
+        if len(stats["workers"]) == 2 and all(n > 0 for n in stats["workers"].values()):
+            return
+    _both_served(stats)
+
+
 def test_two_workers_answer(workers: LiveServer) -> None:
     pids = _worker_pids(workers.url)
     assert len(pids) == 2 and workers.process.pid not in pids
 
 
 def test_the_throttle_is_exact_across_workers(workers: LiveServer) -> None:
-    _fresh(workers.url)
-    _admin(workers.url, "PUT", "throttle", json={"enabled": True, "rate": 0.001, "burst": 5})
-    headers = {**DEVICE, "X-Forwarded-For": "10.9.9.9"}
-    statuses = [
-        httpx.get(workers.url + "/api/v2/sp1/configuration", headers=headers).status_code
-        for _ in range(N)
-    ]
-    assert statuses.count(429) == N - 5 and statuses[:5] == [401] * 5
-    stats = _stats(workers.url)
-    assert stats["requests"]["api"] == {"401": 5, "429": N - 5}
-    _both_served(stats)
+    def play() -> dict:
+        _fresh(workers.url)
+        _admin(workers.url, "PUT", "throttle", json={"enabled": True, "rate": 0.001, "burst": 5})
+        headers = {**DEVICE, "X-Forwarded-For": "10.9.9.9"}
+        statuses = [
+            httpx.get(workers.url + "/api/v2/sp1/configuration", headers=headers).status_code
+            for _ in range(N)
+        ]
+        assert statuses.count(429) == N - 5 and statuses[:5] == [401] * 5
+        stats = _stats(workers.url)
+        assert stats["requests"]["api"] == {"401": 5, "429": N - 5}
+        return stats
+
+    _on_both_workers(play)
 
 
 def test_a_fault_set_through_one_worker_holds_on_all(workers: LiveServer, statement: str) -> None:
-    _fresh(workers.url)
-    _admin(workers.url, "PUT", "throttle", json={"enabled": False})
-    _admin(workers.url, "PUT", "outage", json={"mode": "503"})
-    body = {"software_statement": statement}
-    register = workers.url + "/o/client/register"
-    assert {httpx.post(register, json=body, headers=DEVICE).status_code for _ in range(N)} == {503}
-    _admin(workers.url, "DELETE", "outage")
-    assert {httpx.post(register, json=body, headers=DEVICE).status_code for _ in range(N)} == {201}
-    _both_served(_stats(workers.url))
+    def play() -> dict:
+        _fresh(workers.url)
+        _admin(workers.url, "PUT", "throttle", json={"enabled": False})
+        _admin(workers.url, "PUT", "outage", json={"mode": "503"})
+        body = {"software_statement": statement}
+        register = workers.url + "/o/client/register"
+        statuses = {httpx.post(register, json=body, headers=DEVICE).status_code for _ in range(N)}
+        assert statuses == {503}
+        _admin(workers.url, "DELETE", "outage")
+        statuses = {httpx.post(register, json=body, headers=DEVICE).status_code for _ in range(N)}
+        assert statuses == {201}
+        return _stats(workers.url)
+
+    _on_both_workers(play)
 
 
 def test_clients_ttl_and_revocations_are_shared(workers: LiveServer, statement: str) -> None:
-    _fresh(workers.url)
-    _admin(workers.url, "PUT", "throttle", json={"enabled": False})
-    _admin(workers.url, "PUT", "ttl", json={"ttl": 77})
-    creds = httpx.post(
-        workers.url + "/o/client/register", json={"software_statement": statement}, headers=DEVICE
-    ).json()
-    form = {"grant_type": "client_credentials", **creds}
-    form = {k: form[k] for k in ("grant_type", "client_id", "client_secret")}
-    token = workers.url + "/o/client/token"
-    answers = [httpx.post(token, data=form, headers=DEVICE) for _ in range(N)]
-    assert {a.status_code for a in answers} == {201}
-    assert {a.json()["expires_in"] for a in answers} == {77}
-    # a token issued by one worker is good on the other
-    bearer = {**DEVICE, "Authorization": f"Bearer {answers[0].json()['access_token']}"}
-    api = workers.url + "/api/v2/sp1/configuration"
-    assert {httpx.get(api, headers=bearer).status_code for _ in range(N)} == {200}
-    _admin(workers.url, "POST", "revocations", json={"software_id": "dcrload-demo"})
-    refused = [httpx.post(token, data=form, headers=DEVICE) for _ in range(N)]
-    assert {(a.status_code, a.json()["error"]) for a in refused} == {(400, "unauthorized_client")}
-    _admin(workers.url, "DELETE", "revocations/dcrload-demo")
-    stats = _stats(workers.url)
-    assert stats["tokens_issued"] == N and stats["clients_registered"] == 1
-    _both_served(stats)
+    def play() -> dict:
+        _fresh(workers.url)
+        _admin(workers.url, "PUT", "throttle", json={"enabled": False})
+        _admin(workers.url, "PUT", "ttl", json={"ttl": 77})
+        creds = httpx.post(
+            workers.url + "/o/client/register",
+            json={"software_statement": statement},
+            headers=DEVICE,
+        ).json()
+        form = {"grant_type": "client_credentials", **creds}
+        form = {k: form[k] for k in ("grant_type", "client_id", "client_secret")}
+        token = workers.url + "/o/client/token"
+        answers = [httpx.post(token, data=form, headers=DEVICE) for _ in range(N)]
+        assert {a.status_code for a in answers} == {201}
+        assert {a.json()["expires_in"] for a in answers} == {77}
+        # a token issued by one worker is good on the other
+        bearer = {**DEVICE, "Authorization": f"Bearer {answers[0].json()['access_token']}"}
+        api = workers.url + "/api/v2/sp1/configuration"
+        assert {httpx.get(api, headers=bearer).status_code for _ in range(N)} == {200}
+        _admin(workers.url, "POST", "revocations", json={"software_id": "dcrload-demo"})
+        refused = [httpx.post(token, data=form, headers=DEVICE) for _ in range(N)]
+        assert {(a.status_code, a.json()["error"]) for a in refused} == {
+            (400, "unauthorized_client")
+        }
+        _admin(workers.url, "DELETE", "revocations/dcrload-demo")
+        stats = _stats(workers.url)
+        assert stats["tokens_issued"] == N and stats["clients_registered"] == 1
+        return stats
+
+    _on_both_workers(play)
 
 
 def test_a_killed_parent_takes_its_workers_along(keys_dir: Path, tmp_path: Path) -> None:
@@ -165,28 +193,31 @@ def test_an_outage_ended_through_one_worker_releases_requests_held_by_the_other(
 ) -> None:
     import threading
 
-    _fresh(workers.url)
-    _admin(workers.url, "PUT", "throttle", json={"enabled": False})
-    _admin(workers.url, "PUT", "outage", json={"mode": "hang"})
-    held: list[tuple[int, float]] = []
+    def play() -> dict:
+        _fresh(workers.url)
+        _admin(workers.url, "PUT", "throttle", json={"enabled": False})
+        _admin(workers.url, "PUT", "outage", json={"mode": "hang"})
+        held: list[tuple[int, float]] = []
 
-    def hold() -> None:
-        started = time.monotonic()
-        answer = httpx.get(workers.url + "/api/v2/sp1/profiles", headers=DEVICE, timeout=30)
-        held.append((answer.status_code, time.monotonic() - started))
+        def hold() -> None:
+            started = time.monotonic()
+            answer = httpx.get(workers.url + "/api/v2/sp1/profiles", headers=DEVICE, timeout=30)
+            held.append((answer.status_code, time.monotonic() - started))
 
-    threads = [threading.Thread(target=hold) for _ in range(6)]  # some land on each worker
-    for thread in threads:
-        thread.start()
-    time.sleep(1.0)
-    assert held == []  # all held
-    _admin(workers.url, "DELETE", "outage")
-    for thread in threads:
-        thread.join(10)
-    assert len(held) == 6
-    assert {status for status, _ in held} == {503}  # a hang ends in 503, as with one worker
-    assert max(seconds for _, seconds in held) < 5  # released at once, not after max_hang
-    _both_served(_stats(workers.url))
+        threads = [threading.Thread(target=hold) for _ in range(6)]  # some land on each worker
+        for thread in threads:
+            thread.start()
+        time.sleep(1.0)
+        assert held == []  # all held
+        _admin(workers.url, "DELETE", "outage")
+        for thread in threads:
+            thread.join(10)
+        assert len(held) == 6
+        assert {status for status, _ in held} == {503}  # a hang ends in 503, as with one worker
+        assert max(seconds for _, seconds in held) < 5  # released at once, not after max_hang
+        return _stats(workers.url)
+
+    _on_both_workers(play)
 
 
 def test_a_killed_mocks_private_store_is_removed_by_the_next(tmp_path: Path) -> None:
