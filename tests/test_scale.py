@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from cli_runner import dcrload_here
 from golden import ROOT, golden_summary, scenario_of
 
 from dcrload.core.streams import run_key, stream
@@ -162,7 +163,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     ],
 )
 def test_bad_scale_flags_are_one_line_and_status_2(flag: list[str], message: str) -> None:
-    done = run_cli("simulate", *flag)
+    done = dcrload_here("simulate", *flag)  # refused before any run: in this process
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
