@@ -107,19 +107,23 @@ def test_an_interrupted_sweep_keeps_its_runs_and_resumes(tmp_path: Path) -> None
     args = ["compare", SHOOTOUT, "--vary", "cohorts.0.refresh=okta,msal,kubelet,botocore",
             "--seeds", "4", "--jobs", "2", "--out", str(out),
             "--set", "fleet.instances=300"]  # fmt: skip
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dcrload", *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not list((out / "runs").glob("*.json")):
-        time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
+    logs = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with logs[0].open("w") as output, logs[1].open("w") as errors:  # files: never a full pipe
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dcrload", *args],
+            cwd=ROOT,
+            stdout=output,
+            stderr=errors,
+            text=True,
+        )
+        started = time.monotonic()
+        while time.monotonic() < started + 60 and not list((out / "runs").glob("*.json")):
+            time.sleep(0.05)
+        waited = time.monotonic() - started
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    stdout, stderr = (log.read_text() for log in logs)
+    assert process.returncode == 130, f"first run after {waited:.1f} s\n{stdout}\n{stderr}"
     assert "dcrload: interrupted" in stderr and "Traceback" not in stderr
     kept = run_files(out)
     assert 1 <= len(kept) < 16
