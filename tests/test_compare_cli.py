@@ -102,6 +102,10 @@ def test_deleted_runs_are_the_only_ones_run_again(tmp_path: Path) -> None:
     assert len(rows(out)) == 9
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_an_interrupted_sweep_keeps_its_runs_and_resumes(tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     args = ["compare", SHOOTOUT, "--vary", "cohorts.0.refresh=okta,msal,kubelet,botocore",
@@ -115,6 +119,10 @@ def test_an_interrupted_sweep_keeps_its_runs_and_resumes(tmp_path: Path) -> None
             stdout=output,
             stderr=errors,
             text=True,
+            # as from a terminal: a child that inherits an ignored SIGINT keeps ignoring it
+            # (Python installs its KeyboardInterrupt handler only where SIGINT is not
+            # ignored), and whatever this test process's disposition is must not decide
+            preexec_fn=_default_sigint,
         )
         started = time.monotonic()
         while time.monotonic() < started + 60 and not list((out / "runs").glob("*.json")):
@@ -123,7 +131,10 @@ def test_an_interrupted_sweep_keeps_its_runs_and_resumes(tmp_path: Path) -> None
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
     stdout, stderr = (log.read_text() for log in logs)
-    assert process.returncode == 130, f"first run after {waited:.1f} s\n{stdout}\n{stderr}"
+    here = signal.getsignal(signal.SIGINT)
+    assert process.returncode == 130, (
+        f"first run after {waited:.1f} s, SIGINT here {here}\n{stdout}\n{stderr}"
+    )
     assert "dcrload: interrupted" in stderr and "Traceback" not in stderr
     kept = run_files(out)
     assert 1 <= len(kept) < 16

@@ -14,6 +14,7 @@ import base64
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ import httpx
 import pytest
 from mock_fixtures import start_server, stop_server
 
+from dcrload.analysis.prediction import EXIT_BEHIND
 from dcrload.commandline.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,24 +64,20 @@ def run(args: list[str], timeout: float = TIME_LIMIT) -> subprocess.CompletedPro
 
 
 def loadtest(
-    out: Path, *extra: str, scenario: Path = SMALL, duration: str = RUN
+    out: Path, *extra: str, scenario: Path = SMALL, duration: str = RUN, again: bool = True
 ) -> tuple[int, str, Path]:
-    done = run(
-        [
-            sys.executable,
-            "-m",
-            "dcrload",
-            "loadtest",
-            str(scenario),
-            "--target",
-            "mock",
-            "--duration",
-            duration,
-            "--out",
-            str(out),
-            *extra,
-        ]
-    )
+    """Run `dcrload loadtest` against its mock. A run whose own verdict is that the load
+    generator fell behind (EXIT_BEHIND: the machine, shared by the suite's other workers,
+    was too busy to play the scenario on time) measured nothing: it is played once more
+    (`again`), unless falling behind is one of the outcomes the test expects."""
+    command = [
+        sys.executable, "-m", "dcrload", "loadtest", str(scenario), "--target", "mock",
+        "--duration", duration, "--out", str(out), *extra,
+    ]  # fmt: skip
+    done = run(command)
+    if again and done.returncode == EXIT_BEHIND:
+        shutil.rmtree(out, ignore_errors=True)
+        done = run(command)
     return done.returncode, done.stdout, out
 
 
@@ -149,7 +147,9 @@ def test_a_throttled_mock_fails_on_outcomes_and_names_the_429s(tmp_path: Path) -
 def test_a_slowed_mock_is_never_a_pass(tmp_path: Path) -> None:
     """100 ms per request: the users sized for the mock's normal speed fall behind (exit 6),
     or the counts come out short (exit 4) — either way the verdict says why."""
-    code, output, _ = loadtest(tmp_path / "run", "--mock-latency-ms", "100", duration=SHORT)
+    code, output, _ = loadtest(
+        tmp_path / "run", "--mock-latency-ms", "100", duration=SHORT, again=False
+    )
     assert code in (4, 6), output
     assert "passed" not in output
     assert "generator fell behind" in output or "prediction check failed" in output
