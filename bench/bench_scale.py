@@ -32,7 +32,6 @@ sys.path.insert(0, str(REPO))
 
 from bench.common import finish, load_average, table  # noqa: E402
 
-DEFAULT_INSTANCES, DEFAULT_WORKERS = 20_000, 32  # scenarios/default.toml's fleet and server
 RAW_PROCESSES = 10_000
 RAW_TIMEOUTS = 200_000
 
@@ -110,6 +109,14 @@ def run_size(
     }
 
 
+def _workers_per_instance() -> float:
+    """DCR workers per instance of the default scenario (32 for 20,000)."""
+    from dcrload.model.scenario import load_scenario
+
+    default = load_scenario(REPO / "scenarios" / "default.toml")
+    return default.server.workers / default.fleet.instances
+
+
 def _days(duration: str) -> float:
     from dcrload.core.durations import parse_duration
 
@@ -137,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         # the fleet's server sized as the default scenario's (32 workers per 20,000
         # instances), and the scenario's own 32 workers, 500x overloaded at 10M: its sample
         # keeps one worker, queues, and runs on the event engine
-        sized = max(1, round(DEFAULT_WORKERS * args.sample_size / DEFAULT_INSTANCES))
+        sized = max(1, round(_workers_per_instance() * args.sample_size))
         runs.append(run_size(args.sample_size, args.jobs, args.sample, args.duration, sized))
         if not args.tiny:
             runs.append(run_size(args.sample_size, args.jobs, args.sample, args.duration))

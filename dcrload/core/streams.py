@@ -21,7 +21,6 @@ import random
 from typing import TYPE_CHECKING, Any, Protocol
 
 _MASK = (1 << 64) - 1
-_TWO_53 = 1.0 / 9007199254740992.0
 _GOLDEN = 0x9E3779B97F4A7C15
 _R = random.Random
 _NV_MAGICCONST = 4 * math.exp(-0.5) / math.sqrt(2.0)  # random.py's, for normalvariate
@@ -80,7 +79,7 @@ class Stream:
         return z ^ (z >> 31)
 
     def random(self) -> float:
-        # _GOLDEN, _MASK and _TWO_53 written out: constants, not global lookups (hot path)
+        # _GOLDEN, _MASK and 2**-53 written out: constants, not global lookups (hot path)
         self.state = z = (self.state + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
         z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
         z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF

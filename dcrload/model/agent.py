@@ -60,7 +60,6 @@ SPIN_LIMIT = 10_000
 """Decisions at one instant before the agent calls it a bug (a lifecycle that never waits)."""
 
 ENDPOINT: dict[type, str] = {Register: "register", FetchToken: "token", CallApi: "api"}
-OK = Response(200)
 # the events the agent feeds, one shared value each (they are immutable and carry nothing)
 LAUNCHED, BACKGROUNDED, DUE = AppLaunched(), AppBackgrounded(), ApiCallDue()
 LOST, REAUTHENTICATED = CredentialsLost(), Reauthenticated()
@@ -290,7 +289,7 @@ class Agent:
                         reply = yield Send(call, burst, interval, at)
                         if not isinstance(reply, Burst):
                             raise LifecycleError(f"{reply!r} does not answer a burst")
-                        next_api = self._burst(call, reply, now, burst)
+                        next_api = self._burst(reply, now, burst)
                         continue
                 else:
                     next_api = now + self.api_gap()
@@ -410,7 +409,7 @@ class Agent:
             self.counts.expired(sent, self.plan.cohort)
         self.lifecycle.handle(reply, self.clock())
 
-    def _burst(self, action: CallApi, reply: Burst, first: float, asked: int) -> float:
+    def _burst(self, reply: Burst, first: float, asked: int) -> float:
         """Report a burst of straight calls (`AppInstance.straight_call`) to the lifecycle;
         return when the next API call is due. The calls that succeeded are reported in one
         go; the one that did not is stepped as it would have been: due, started, answered."""

@@ -130,7 +130,7 @@ def token_cycle(config: InstanceConfig, ttl: float) -> float:
     """
     if config.platform == "mobile" or not config.refresh.proactive:  # see AppInstance.active
         return ttl
-    planned = config.refresh.plan(0.0, ttl, random.Random(0)).refresh_at
+    planned = config.refresh.plan(0.0, ttl, FreshZeroSeed()).refresh_at
     return min(ttl, max(planned, MIN_TOKEN_USE * ttl))
 
 
@@ -139,7 +139,7 @@ _RANDOM = random.Random
 
 class FreshZeroSeed:
     """The draws of a new `random.Random(0)`, from the first, for a strategy's plan that must
-    not depend on any instance's stream (`own_cycle`): the same values, without building a
+    not depend on any instance's stream (`token_cycle`, `own_cycle`): the same values, without a
     Mersenne Twister (about 10 µs) for each of a million instances."""
 
     __slots__ = ("drawn", "gauss_next")

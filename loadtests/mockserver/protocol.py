@@ -115,10 +115,11 @@ class _HeadDeadline:
         self._draining = True
         self._drain_timer = self.loop.call_later(DRAIN_SECONDS, self.transport.close)
 
-    def _stop_timers(self) -> None:
+    def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         if self._drain_timer is not None:
             self._drain_timer.cancel()
+        super().connection_lost(exc)  # type: ignore[misc]  # uvicorn's, after this mixin
 
     def _head_timed_out(self) -> None:
         raise NotImplementedError
@@ -198,10 +199,6 @@ class MockHttpToolsProtocol(_HeadDeadline, HttpToolsProtocol):
         self.transport.write(_TOO_LARGE_ANSWER % (len(body), body))
         self._drain_then_close()
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_timers()
-        super().connection_lost(exc)
-
     def _head_timed_out(self) -> None:
         self._head_timer = None
         if self.transport.is_closing() or (self._in_message and not self._in_head):
@@ -266,10 +263,6 @@ class MockH11Protocol(_HeadDeadline, H11Protocol):
             # a new request: its task is created but has not run yet
             self.cycle.scope[ARRIVED_KEY] = self._received_at  # type: ignore[literal-required]
             self.cycle.scope[GONE_KEY] = self.transport.is_closing  # type: ignore[literal-required]
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_timers()
-        super().connection_lost(exc)
 
     def _head_timed_out(self) -> None:
         self._head_timer = None

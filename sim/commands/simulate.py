@@ -189,7 +189,7 @@ def print_sample(summary: dict[str, Any], console: Console) -> None:
         if value["estimate"] or value["high"]:
             table.add_row(name, *(human(value[k]) for k in ("estimate", "low", "high")))
     console.print(table)
-    share = sample.get("workers_in_proportion", sample["workers"])
+    share = sample["workers_in_proportion"]
     if abs(sample["workers"] - share) > 0.1 * share:
         console.print(
             f"note: the sample's server has {sample['workers']} DCR worker(s) where"
