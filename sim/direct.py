@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dcrload.model.agent import Agent, Sleep
 from dcrload.model.counts import RunCounts
 from dcrload.model.plans import FleetModel, Plan
+from sim.plainday import PlainDay
 from sim.server import SimServer
 
 FIRST_QUEUE_CHECK = 1000
@@ -82,18 +83,24 @@ def run_fleet(
     *,
     recorder: Callable[[Plan], RunCounts] | None = None,
     check_queue: bool = False,
+    plain: PlainDay | None = None,
 ) -> int:
     """Run every plan's agent alone; return the events. `progress(done)` every 1,000;
     `recorder(plan)` picks each agent's counts (a sample's replicate group), else `counts`;
-    `check_queue` raises `WouldQueue` as soon as a check finds a request that waited."""
+    `check_queue` raises `WouldQueue` as soon as a check finds a request that waited;
+    `plain` runs each plain phone's day without the agent (`sim.plainday`, same counts)."""
     timeline = Timeline()
     events = 0
     check_at = FIRST_QUEUE_CHECK if check_queue else -1
+    fast = plain if plain is not None and any(plain.allowed) else None
     for done, plan in enumerate(plans, 1):
-        timeline.t = 0.0
         mine = counts if recorder is None else recorder(plan)
-        agent = Agent(model, plan, mine, timeline.now, renew=True)
-        events += run_alone(agent, server, timeline)
+        taken = None if fast is None else fast.run(plan, mine)
+        if taken is None:
+            timeline.t = 0.0
+            agent = Agent(model, plan, mine, timeline.now, renew=True)
+            taken = run_alone(agent, server, timeline)
+        events += taken
         if progress is not None and done % 1000 == 0:
             progress(done)
         if done == check_at:

@@ -28,6 +28,7 @@ from dcrload.model.plans import FleetModel, fleet_plans, install_schedule
 from dcrload.model.scenario import Scenario
 from sim.direct import WouldQueue, run_fleet
 from sim.driver import run_events
+from sim.plainday import PlainDay
 from sim.server import SimServer
 
 ProgressCallback = Callable[[float], None]
@@ -66,13 +67,16 @@ def simulate(
     jobs: int = 1,
     sample: float = 1.0,
     dask: str | None = None,
+    plain: bool = True,
 ) -> RunResult:
     """Run the scenario's fleet for its duration and return the counts.
 
     `bulk=False` steps every API call as an event of its own (the counts are the same;
     a test holds the two to it). `jobs` > 1 splits the fleet into shards run in parallel,
     `sample` < 1 simulates that fraction of it and scales the counts, `dask` runs the
-    shards on a Dask cluster (`sim.shards`). A fleet whose instances share a throttle
+    shards on a Dask cluster (`sim.shards`). `plain=False` runs every instance in the agent,
+    also the plain phones the run to completion otherwise runs without it (`sim.plainday`;
+    same counts, a test holds the two to it). A fleet whose instances share a throttle
     bucket is not split (a shard would see only its share of the bucket's traffic).
     """
     seed = scenario.scenario.seed if seed is None else seed
@@ -109,6 +113,7 @@ def simulate(
     info = scenario.scenario
     mode = "event" if engine == "event" or needs_events(scenario) else "direct"
     fell_back, seen_after = False, 0
+    fast: PlainDay | None = None
     collecting = gc.isenabled()
     gc.disable()  # nothing a run makes is cyclic garbage; the collector only costs time
     try:
@@ -120,8 +125,11 @@ def simulate(
             plans = fleet_plans(model, installs)
             if mode == "direct":
                 tick = None if progress is None else _share_of(progress, info.duration, size)
+                fast = PlainDay(model, server) if plain else None
                 try:
-                    events = run_fleet(model, plans, server, counts, tick, check_queue=True)
+                    events = run_fleet(
+                        model, plans, server, counts, tick, check_queue=True, plain=fast
+                    )
                     if server.queue_free():
                         break
                     seen_after = size
@@ -150,5 +158,6 @@ def simulate(
         events=events,
         wall_seconds=wall,
         engine={"mode": mode, "fell_back": fell_back}
-        | ({"queue_seen_after": seen_after} if fell_back else {}),
+        | ({"queue_seen_after": seen_after} if fell_back else {})
+        | ({"plain_days": fast.taken} if mode == "direct" and fast is not None else {}),
     )

@@ -45,6 +45,7 @@ from dcrload.model.plans import FleetModel, Plan, fleet_plans, install_schedule
 from dcrload.model.scenario import Scenario
 from sim.direct import WouldQueue, run_fleet
 from sim.driver import run_events
+from sim.plainday import PlainDay
 from sim.server import SimServer
 
 GROUPS = 16
@@ -141,12 +142,19 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
 
     server = SimServer(scenario, fifo=task.mode == "event", counts=recorders[0])
     plans = fleet_plans(model, installs, keep=chosen.tolist())  # type: ignore[arg-type]
+    fast = PlainDay(model, server)
     if task.mode == "event":
         events = run_events(model, plans, server, recorders[0], recorder=recorder)
     else:
         try:  # a shard's requests that wait for the run's workers wait among all shards'
             events = run_fleet(
-                model, plans, server, recorders[0], recorder=recorder, check_queue=True
+                model,
+                plans,
+                server,
+                recorders[0],
+                recorder=recorder,
+                check_queue=True,
+                plain=fast,
             )
         except WouldQueue as queued:
             return {"queued": queued.instances}
@@ -158,6 +166,7 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
         "tokens": server.tokens,
         "events": events,
         "instances": len(chosen),
+        "plain_days": fast.taken,
     }
 
 
@@ -430,6 +439,8 @@ def simulate_split(
     fleet = scenario.fleet
     installs = len(install_schedule(FleetModel(scenario, seed)))
     engine: dict[str, Any] = {"mode": mode, "fell_back": fell_back}
+    if mode == "direct":
+        engine["plain_days"] = sum(a["plain_days"] for a in answers)
     if shards > 1 or dask is not None:
         engine["shards"] = {
             "count": shards,

@@ -1,0 +1,109 @@
+"""The plain phone's day (`sim.plainday`) records exactly what the agent records.
+
+Every count the run to completion keeps — the raw records behind every figure, the
+server's arrivals and service times, events, tokens and clients — is compared byte for
+byte with the fast path on and off: on every shipped scenario, and on variants built to
+make it give up half-way (losses, skewed clocks, back-to-back sessions, short tokens,
+other strategies, a small throttle bucket). A fast path that took no instance would pass
+those trivially, so the fraction it takes is checked too.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from golden import SMALL, scenario_of
+
+from dcrload.model.counts import RunCounts
+from dcrload.model.plans import FleetModel, fleet_plans, install_schedule
+from sim.direct import run_fleet
+from sim.fleet import simulate
+from sim.plainday import PlainDay, plain_fleet
+from sim.server import SimServer
+
+
+def everything(scenario: object, plain: bool) -> tuple[str, int]:
+    """(all the run's records as JSON, instances the fast path took)."""
+    model = FleetModel(scenario, scenario.scenario.seed)  # type: ignore[attr-defined]
+    info = scenario.scenario  # type: ignore[attr-defined]
+    counts = RunCounts(info.duration, info.bin, len(scenario.cohorts))  # type: ignore[attr-defined]
+    server = SimServer(scenario, fifo=False, counts=counts)  # type: ignore[arg-type]
+    fast = PlainDay(model, server) if plain else None
+    plans = fleet_plans(model, install_schedule(model))
+    events = run_fleet(model, plans, server, counts, plain=fast)
+    record = [
+        counts.to_json(),
+        events,
+        server.tokens,
+        server.clients,
+        server.arrivals.tolist(),
+        server.services.tolist(),
+    ]
+    return json.dumps(record, sort_keys=True), (fast.taken if fast is not None else 0)
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_every_shipped_scenario_counts_the_same_with_the_fast_path(name: str) -> None:
+    scenario = scenario_of(name)
+    slow, _ = everything(scenario, plain=False)
+    fast, _ = everything(scenario, plain=True)
+    assert fast == slow
+
+
+VARIANTS: dict[str, tuple[list[str], bool]] = {
+    # name: (overrides, whether some phone's day is still plain)
+    "losses": (["faults.credential_loss_per_day=0.5"], True),
+    "skewed clocks": (["faults.clock.skew_ppm_sd=20", "token.ttl=1h"], False),
+    "short tokens, many sessions": (["token.ttl=20m", "usage.sessions_per_day=12"], True),
+    "back-to-back sessions": (
+        [
+            "usage.sessions_per_day=40",
+            'usage.session_length={dist="exponential",mean="2m"}',
+            "usage.api_interval=30s",
+        ],
+        True,
+    ),
+    "msal and churn": (["cohorts.0.refresh=msal", "token.ttl=2h", "fleet.churn_per_day=1"], True),
+    "kubelet's jitter": (["cohorts.0.refresh=kubelet", "token.ttl=1h"], True),
+    "botocore, slow service": (
+        [
+            "cohorts.0.refresh=botocore",
+            "token.ttl=1h",
+            'server.service_time={dist="exponential",mean="3s"}',
+        ],
+        True,
+    ),
+    "a small bucket": (["server.throttle.burst=3"], False),
+    "an outage": (['faults.outages=[{start="3h",duration="30m",mode="503"}]'], False),
+}
+
+
+@pytest.mark.parametrize(("overrides", "some_plain"), VARIANTS.values(), ids=VARIANTS.keys())
+def test_a_day_the_fast_path_gives_up_on_counts_the_same(
+    overrides: list[str], some_plain: bool
+) -> None:
+    scenario = scenario_of("default", ["fleet.instances=100", "scenario.duration=1d", *overrides])
+    slow, _ = everything(scenario, plain=False)
+    fast, taken = everything(scenario, plain=True)
+    assert fast == slow
+    assert (taken > 0) == some_plain
+
+
+def test_most_phones_of_the_default_fleet_take_the_fast_path() -> None:
+    scenario = scenario_of("default", ["fleet.instances=1000", "scenario.duration=1d"])
+    result = simulate(scenario)
+    phones = result.counts.by_cohort[0]["instances"]
+    new = result.installs  # a new install starts cold: it registers, not plain
+    assert result.engine["plain_days"] >= 0.95 * (phones - new)
+    assert result.engine["plain_days"] <= phones
+
+
+def test_stepping_and_tv_apps_never_take_it() -> None:
+    default = scenario_of("default")
+    server = SimServer(default, fifo=False)
+    model = FleetModel(default, 7)
+    assert plain_fleet(model, server) == [True, False]  # the phones, not the TV apps
+    model.bulk = False
+    assert plain_fleet(model, server) == [False, False]
+    assert simulate(default, bulk=False).engine["plain_days"] == 0
