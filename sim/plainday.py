@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import math
 
-from dcrload.core.lifecycle import MIN_TOKEN_USE
+from dcrload.core.clocks import DeviceClock
+from dcrload.core.lifecycle import MIN_TOKEN_USE, InstanceConfig
 from dcrload.core.streams import LazyStream, Rng
 from dcrload.core.throttle import TokenBucket
 from dcrload.model.counts import RunCounts
-from dcrload.model.plans import FleetModel, Plan
+from dcrload.model.plans import FleetModel, Plan, own_cycle
 from sim.server import SimServer
 
 SPINS = 100
@@ -62,12 +63,11 @@ def plain_fleet(model: FleetModel, server: SimServer) -> list[bool]:
     )
     return [
         run_ok
-        and config.platform == "mobile"
-        and config.basis == "expires_in"
+        and config.platform in ("mobile", "tv")
         and config.refresh.proactive
         and config.antipattern == "none"
-        and config.time_scale == 1.0
-        for config in model.configs
+        and "." not in cohort.software_id  # a token value with two dots is read as a JWT
+        for config, cohort in zip(model.configs, scenario.cohorts, strict=True)
     ]
 
 
@@ -96,182 +96,27 @@ class PlainDay:
             return None
         if plan.install_at != 0.0:
             return None
-        model, server = self.model, self.server
+        model = self.model
         index, cohort = plan.index, plan.cohort
-        duration = model.duration
-        end_at = min(plan.uninstall_at, duration)
-        clock = model.clock(model.stream(index, "clock"))
-        if clock.rate != 1.0 or clock.steps:
-            return None  # a skewed or stepped clock: the agent's general path
+        end_at = min(plan.uninstall_at, model.duration)
         rate = model.loss_rate
         if rate > 0 and model.stream(index, "losses").expovariate(rate) < end_at:
             return None  # a credential loss inside the day
         config = model.configs[cohort]
-        refresh, ttl = config.refresh, model.ttl
-        refresh_rng: Rng = LazyStream(model.key, index, "refresh")  # type: ignore[assignment]
-        usage = plan.usage
-        interval = model.api_interval
-        next_start, session_length = model.diurnal.next_start, model.session_length.sample
-
+        clock = model.clock(model.stream(index, "clock"))
+        day = _Day(self, plan, config, clock)
         # prime (Agent.prime, AppInstance.restore): a token of random age below the cycle
-        issued = -usage.uniform(0.0, model.cycles[cohort])
-        expiry = issued + ttl * 1.0
-        planned = refresh.plan(issued, expiry, refresh_rng)
-        earliest = issued + MIN_TOKEN_USE * ttl
-        refresh_at = planned.refresh_at
-        for_call = False
-
-        srv_rng: Rng | None = None
-        rtt, half_rtt, timeout = server.rtt, server._half_rtt, server.timeout
-        service_time = server.service_time.sample
-        throttling = server._throttling
-        t_rate, t_burst = server._rate, server._burst_size
-        bucket: TokenBucket | None = None
-
-        ops: list[tuple[int, float, float, float, float]] = []
-        wanted_calls = 0
-        events = 0
-        session_start = plan.first_launch
-        session_end = -math.inf
-        session_after: float | None = None
-        in_session = foreground = wanted = False
-        next_api = math.inf
-        t = 0.0  # the driver's time (Timeline.t)
-        ahead = -math.inf
-        last_wake = last_now = -1.0
-        spins = 0
-
-        while True:
-            if ahead >= 0.0:
-                now, ahead = ahead, -math.inf
-            else:
-                now = t
-            if now >= end_at:
-                break
-            if now == last_now:
-                spins += 1
-                if spins > SPINS:
-                    return None  # the agent's own spin check says what went wrong
-            else:
-                last_now, spins = now, 0
-            if in_session and now >= session_end:
-                foreground = wanted = for_call = False  # AppBackgrounded
-                in_session, next_api = False, math.inf
-                if session_after is None:
-                    session_after = next_start(session_end, usage)
-                session_start, session_after = session_after, None
-            if not in_session and now >= session_start:
-                foreground = True  # AppLaunched
-                in_session = True
-                session_end = now + session_length(usage)
-                next_api = now
-            if in_session and now >= next_api:
-                wanted_calls += 1
-                next_api = now + interval
-                if now >= expiry or now >= refresh_at:
-                    usable = now
-                else:
-                    usable = expiry if expiry < refresh_at else refresh_at
-                limit = min(usable, session_end, end_at)
-                if limit > now + interval:  # a straight burst (AppInstance.straight_call)
-                    burst = math.ceil((limit - now) / interval - 1e-12)
-                    events += 1
-                    # SimServer._burst: the token serves every call (usable ≤ its expiry)
-                    if throttling:
-                        if bucket is None:
-                            bucket = TokenBucket(t_burst, now)
-                        if bucket.level_at(now, t_rate, t_burst) < 1.0:
-                            return None
-                        bucket.take_series(now, interval, burst, t_rate, t_burst)
-                    t = now + ((burst - 1) * interval + rtt)
-                    for_call = wanted = False  # api_calls_succeeded
-                    ops.append((_SERIES, now, burst, 0.0, 0.0))
-                    wanted_calls += burst - 1
-                    next_api = now + burst * interval
-                    continue
-                wanted = True  # ApiCallDue
-
-            # ---- next_action, in the states a plain day has (exact readings)
-            if wanted:
-                api_ready = for_call or now < expiry
-                timer_ok = foreground and now >= earliest
-                if now >= expiry:
-                    fetch = not for_call or timer_ok
-                elif now < refresh_at:
-                    fetch = False
-                else:
-                    fetch = timer_ok or not for_call
-                if not fetch and not api_ready:
-                    return None  # the call would fail
-            else:
-                api_ready = False
-                if now >= expiry or now >= refresh_at:
-                    fetch = foreground and now >= earliest
-                else:
-                    fetch = False
-            if fetch:
-                events += 1
-                if throttling:
-                    if bucket is None:
-                        bucket = TokenBucket(t_burst, now)
-                    if not bucket.take(now, t_rate, t_burst):
-                        return None
-                if srv_rng is None:
-                    srv_rng = model.stream(index, "server")
-                arrival = now + half_rtt
-                service = service_time(srv_rng)
-                delay = rtt + service
-                response = rtt + 0.0 + service
-                if delay > timeout:
-                    return None  # a timeout
-                ops.append((_TOKEN, now, arrival, service, min(response, timeout)))
-                done = now + delay
-                t = done
-                expiry = done + ttl * 1.0 * 1.0
-                planned = refresh.plan(done, expiry, refresh_rng)
-                earliest = done + MIN_TOKEN_USE * (ttl * 1.0)
-                refresh_at = planned.refresh_at
-                for_call = wanted
-                continue
-            if api_ready:  # the due call goes out on the token
-                events += 1
-                if throttling:
-                    if bucket is None:
-                        bucket = TokenBucket(t_burst, now)
-                    if not bucket.take(now, t_rate, t_burst):
-                        return None
-                if now >= expiry:
-                    return None  # the server refuses an expired token (401)
-                for_call = wanted = False
-                ops.append((_API, now, 0, 0.0, 0.0))
-                t = now + rtt
-                continue
-            # a wait: the timer (in the foreground), the next call, the session's end
-            if not foreground:
-                until = math.inf
-            else:
-                due = now if now >= refresh_at else refresh_at
-                until = due if due >= earliest else earliest
-            if not in_session:
-                usage_due = session_start
-            elif next_api < session_end or until < session_end:
-                usage_due = session_end if session_end < next_api else next_api
-            else:
-                if session_after is None:
-                    session_after = next_start(session_end, usage)
-                usage_due = session_after
-                until = math.inf  # no background timers on a phone
-            wake = min(until, usage_due, end_at)
-            if wake >= end_at:
-                break
-            if wake == last_wake:
-                return None  # two things due at one instant: the agent orders them
-            last_wake = wake
-            ahead = wake
-
-        self._record(plan, counts, ops, wanted_calls)
+        ttl = model.ttl
+        cycle = own_cycle(config, clock, ttl, model.cycles[cohort])
+        issued = -plan.usage.uniform(0.0, cycle)
+        reading = day.read(issued)
+        expiry = issued + ttl if config.basis == "exp" else reading + ttl * clock.rate
+        day.token(issued, reading, expiry, ttl, issued + ttl, False)
+        if not day.live(end_at):
+            return None
+        self._record(plan, counts, day.ops, day.wanted_calls)
         self.taken += 1
-        return events
+        return day.events
 
     def _record(
         self,
@@ -299,3 +144,311 @@ class PlainDay:
                 server.tokens += 1
                 counts.request("token", "201", sent, cohort)
         counts.left(cohort, 0)
+
+
+class GiveUp(Exception):
+    """Something outside a plain day: the agent runs this instance."""
+
+
+class _Day:
+    """One instance's day: the lifecycle's state as plain fields, and `live` to run it.
+
+    Reads follow `AppInstance`: `reading`/`when` of the device clock on the cohort's basis
+    (true time for an exact clock), the token's expiry, refresh point and earliest refresh
+    as `_token` plans them, and the server's own expiry (true time) beside the device's.
+    """
+
+    __slots__ = (
+        "basis",
+        "bucket",
+        "clock",
+        "config",
+        "earliest",
+        "events",
+        "exact",
+        "expiry",
+        "for_call",
+        "model",
+        "ops",
+        "plan",
+        "refresh_at",
+        "refresh_rng",
+        "server",
+        "server_expiry",
+        "srv_rng",
+        "t",
+        "timers",
+        "wanted_calls",
+    )
+
+    def __init__(
+        self, fast: PlainDay, plan: Plan, config: InstanceConfig, clock: DeviceClock
+    ) -> None:
+        self.model, self.server, self.plan, self.config, self.clock = (
+            fast.model,
+            fast.server,
+            plan,
+            config,
+            clock,
+        )
+        self.exact = clock.exact
+        self.basis = config.basis
+        self.timers = config.platform != "mobile"
+        self.refresh_rng: Rng = LazyStream(fast.model.key, plan.index, "refresh")  # type: ignore[assignment]
+        self.srv_rng: Rng | None = None
+        self.bucket: TokenBucket | None = None
+        self.ops: list[tuple[int, float, float, float, float]] = []
+        self.wanted_calls = 0
+        self.events = 0
+        self.t = 0.0
+        self.expiry = self.refresh_at = self.earliest = self.server_expiry = 0.0
+        self.for_call = False
+
+    def read(self, t: float) -> float:
+        return t if self.exact else self.clock.reading(self.basis, t)
+
+    def when(self, target: float, after: float) -> float:
+        if self.exact:
+            return after if after >= target else target
+        return self.clock.when(self.basis, target, after)
+
+    def token(
+        self,
+        now: float,
+        reading: float,
+        expiry: float,
+        lifetime: float,
+        server_expiry: float,
+        for_call: bool,
+    ) -> None:
+        """`AppInstance._token`: a token that arrived at `now`, its refresh planned."""
+        planned = self.config.refresh.plan(reading, expiry, self.refresh_rng)
+        self.expiry, self.refresh_at = expiry, planned.refresh_at
+        self.earliest = now + MIN_TOKEN_USE * lifetime
+        self.server_expiry = server_expiry
+        self.for_call = for_call
+
+    def admit(self, now: float) -> None:
+        """The server's throttle bucket (this device's own): a refusal is not plain."""
+        server = self.server
+        if server._throttling:
+            bucket = self.bucket
+            if bucket is None:
+                bucket = self.bucket = TokenBucket(server._burst_size, now)
+            if not bucket.take(now, server._rate, server._burst_size):
+                raise GiveUp
+
+    def fetch(self, now: float, wanted: bool) -> None:
+        """One token request sent at `now` (`SimServer.answer`, then `_parse_token`)."""
+        self.events += 1
+        self.admit(now)
+        server = self.server
+        if self.srv_rng is None:
+            self.srv_rng = self.model.stream(self.plan.index, "server")
+        rtt = server.rtt
+        arrival = now + server._half_rtt
+        service = server.service_time.sample(self.srv_rng)
+        delay = rtt + service
+        response = rtt + 0.0 + service
+        if delay > server.timeout:
+            raise GiveUp  # a timeout
+        self.ops.append((_TOKEN, now, arrival, service, min(response, server.timeout)))
+        done = now + delay
+        self.t = done
+        ttl = server.ttl
+        config = self.config
+        scale = config.time_scale
+        reading = self.read(done)
+        if self.basis == "exp":  # the simulated token is no JWT: created_at + expires_in
+            expiry = (float(done * 1000.0 / 1000.0 + ttl) - config.epoch) * scale
+        else:
+            expiry = reading + float(ttl) * scale * self.clock.rate
+        self.token(done, reading, expiry, float(ttl) * scale, done + ttl, wanted)
+
+    def call(self, now: float) -> None:
+        """The due API call, alone (`SimServer.answer` on the API route)."""
+        self.events += 1
+        self.admit(now)
+        if now >= self.server_expiry:
+            raise GiveUp  # 401: the server's clock says the token expired
+        self.for_call = False
+        self.ops.append((_API, now, 0, 0.0, 0.0))
+        self.t = now + self.server.rtt
+
+    def burst(self, now: float, n: int, every: float) -> None:
+        """n straight calls (`SimServer._burst`): all answered 200, or not plain."""
+        self.events += 1
+        server_expiry = self.server_expiry
+        if server_expiry <= now or math.ceil((server_expiry - now) / every - 1e-12) < n:
+            raise GiveUp  # a call of the burst would be refused
+        server = self.server
+        if server._throttling:
+            rate, size = server._rate, server._burst_size
+            bucket = self.bucket
+            if bucket is None:
+                bucket = self.bucket = TokenBucket(size, now)
+            if every * rate < 1.0 or bucket.level_at(now, rate, size) < 1.0:
+                raise GiveUp
+            bucket.take_series(now, every, n, rate, size)
+        self.t = now + ((n - 1) * every + server.rtt)
+        self.for_call = False  # api_calls_succeeded
+        self.ops.append((_SERIES, now, n, 0.0, 0.0))
+
+    def fetch_due(self, now: float, wanted: bool, foreground: bool) -> bool:
+        """`_refresh_reason` (no retry, no give-up, no rejected token)."""
+        reading = self.read(now)
+        timer_ok = (foreground or self.timers) and now >= self.earliest
+        if reading >= self.expiry:
+            return (wanted and not self.for_call) or timer_ok
+        if reading < self.refresh_at:
+            return False
+        return timer_ok or (wanted and not self.for_call)
+
+    def wait_until(self, now: float, foreground: bool) -> float:
+        """`next_action`'s wake-up when nothing is due (the refresh timer)."""
+        if not (foreground or self.timers):
+            return math.inf
+        due = self.when(self.refresh_at, now)
+        earliest = self.earliest
+        return due if due >= earliest else earliest
+
+    def renewal_due(self, now: float) -> bool:
+        """`AppInstance.renewal_due` in the background (timers fire, nothing wanted)."""
+        if now < self.earliest:
+            return False
+        reading = self.read(now)
+        return reading >= self.expiry or reading >= self.refresh_at
+
+    def renewal_wait(self, now: float) -> float | None:
+        if now >= self.earliest:
+            reading = self.read(now)
+            if reading >= self.expiry or reading >= self.refresh_at:
+                return None
+        return self.wait_until(now, False)
+
+    def live(self, end_at: float) -> bool:
+        """`Agent.life` with `renew=True` and bulk calls; False where the day is not plain."""
+        try:
+            self._live(end_at)
+        except GiveUp:
+            return False
+        return True
+
+    def _live(self, end_at: float) -> None:
+        model, plan = self.model, self.plan
+        usage = plan.usage
+        interval = model.api_interval
+        next_start, session_length = model.diurnal.next_start, model.session_length.sample
+        timers = self.timers
+        session_start = plan.first_launch
+        session_end = -math.inf
+        session_after: float | None = None
+        in_session = foreground = wanted = False
+        next_api = math.inf
+        ahead = -math.inf
+        last_now = -1.0
+        spins = 0
+        while True:
+            if ahead >= 0.0:
+                now, ahead = ahead, -math.inf
+            else:
+                now = self.t
+            if now >= end_at:
+                return
+            if now == last_now:
+                spins += 1
+                if spins > SPINS:
+                    raise GiveUp  # the agent's own spin check says what went wrong
+            else:
+                last_now, spins = now, 0
+            if in_session and now >= session_end:
+                foreground = wanted = self.for_call = False  # AppBackgrounded
+                in_session, next_api = False, math.inf
+                if session_after is None:
+                    session_after = next_start(session_end, usage)
+                session_start, session_after = session_after, None
+            if not in_session and now >= session_start:
+                foreground = True  # AppLaunched
+                in_session = True
+                session_end = now + session_length(usage)
+                next_api = now
+            if in_session and now >= next_api:
+                self.wanted_calls += 1
+                next_api = now + interval
+                limit = min(self.usable_until(now), session_end, end_at)
+                if limit > now + interval:  # a straight burst (AppInstance.straight_call)
+                    burst = math.ceil((limit - now) / interval - 1e-12)
+                    self.burst(now, burst, interval)
+                    wanted = False
+                    self.wanted_calls += burst - 1
+                    next_api = now + burst * interval
+                    continue
+                wanted = True  # ApiCallDue
+
+            # ---- next_action, in the states a plain day has
+            if wanted:
+                api_ready = self.for_call or self.read(now) < self.expiry
+                fetch = self.fetch_due(now, True, foreground)
+                if not fetch and not api_ready:
+                    raise GiveUp  # the call would fail
+            else:
+                api_ready = False
+                fetch = self.fetch_due(now, False, foreground)
+            if fetch:
+                self.fetch(now, wanted)
+                continue
+            if api_ready:  # the due call goes out on the token
+                self.call(now)
+                wanted = False
+                continue
+            until = self.wait_until(now, foreground)
+            if not in_session:
+                usage_due = session_start
+            elif next_api < session_end or until < session_end:
+                usage_due = session_end if session_end < next_api else next_api
+            else:
+                if session_after is None:
+                    session_after = next_start(session_end, usage)
+                usage_due = session_after
+                if not timers:
+                    until = math.inf
+            wake = min(until, usage_due, end_at)
+            if wake >= end_at:
+                return
+            if not in_session and wake == until and wake < session_start and self.renewal_due(wake):
+                # Agent._renewals: background renewals on the timer, one request each
+                limit = min(session_start, end_at)
+                t = wake
+                while True:
+                    self.fetch(t, False)
+                    answered = self.t
+                    if answered >= limit or answered == t:
+                        break  # on at the driver's time
+                    due = self.renewal_wait(answered)
+                    if due is None:
+                        break
+                    if due >= limit or not self.renewal_due(due):
+                        ahead = due if due < limit else limit
+                        last_now, spins = answered, 0
+                        break
+                    t = due
+                if ahead < 0.0:
+                    last_now, spins = t, 0
+                    continue
+                if ahead >= end_at:
+                    return
+                continue
+            ahead = wake
+
+    def usable_until(self, now: float) -> float:
+        """`AppInstance.usable_until` for a plain token."""
+        if self.exact:
+            if now >= self.expiry or now >= self.refresh_at:
+                return now
+            return self.expiry if self.expiry < self.refresh_at else self.refresh_at
+        reading = self.read(now)
+        if reading >= self.expiry or reading >= self.refresh_at:
+            return now
+        limit = self.when(self.expiry, now)
+        other = self.when(self.refresh_at, now)
+        return limit if limit <= other else other

@@ -1,4 +1,4 @@
-"""The plain phone's day (`sim.plainday`) records exactly what the agent records.
+"""The plain day (`sim.plainday`) records exactly what the agent records.
 
 Every count the run to completion keeps — the raw records behind every figure, the
 server's arrivals and service times, events, tokens and clients — is compared byte for
@@ -54,7 +54,11 @@ def test_every_shipped_scenario_counts_the_same_with_the_fast_path(name: str) ->
 VARIANTS: dict[str, tuple[list[str], bool]] = {
     # name: (overrides, whether some phone's day is still plain)
     "losses": (["faults.credential_loss_per_day=0.5"], True),
-    "skewed clocks": (["faults.clock.skew_ppm_sd=20", "token.ttl=1h"], False),
+    "skewed, stepped clocks": (
+        ["faults.clock.skew_ppm_sd=50", "faults.clock.steps_per_day=2", "token.ttl=1h"],
+        True,
+    ),
+    "wild clocks": (["faults.clock.wild_fraction=0.5"], True),
     "short tokens, many sessions": (["token.ttl=20m", "usage.sessions_per_day=12"], True),
     "back-to-back sessions": (
         [
@@ -90,20 +94,25 @@ def test_a_day_the_fast_path_gives_up_on_counts_the_same(
     assert (taken > 0) == some_plain
 
 
-def test_most_phones_of_the_default_fleet_take_the_fast_path() -> None:
+def test_most_of_the_default_fleet_takes_the_fast_path() -> None:
     scenario = scenario_of("default", ["fleet.instances=1000", "scenario.duration=1d"])
     result = simulate(scenario)
-    phones = result.counts.by_cohort[0]["instances"]
-    new = result.installs  # a new install starts cold: it registers, not plain
-    assert result.engine["plain_days"] >= 0.95 * (phones - new)
-    assert result.engine["plain_days"] <= phones
+    base = scenario.fleet.instances  # warm; a new install starts cold: it registers, not plain
+    assert result.engine["plain_days"] >= 0.95 * base
+    assert result.engine["plain_days"] <= base
 
 
-def test_stepping_and_tv_apps_never_take_it() -> None:
+def test_stepping_servers_and_anti_patterns_never_take_it() -> None:
     default = scenario_of("default")
     server = SimServer(default, fifo=False)
     model = FleetModel(default, 7)
-    assert plain_fleet(model, server) == [True, False]  # the phones, not the TV apps
+    assert plain_fleet(model, server) == [True, True]
     model.bulk = False
     assert plain_fleet(model, server) == [False, False]
     assert simulate(default, bulk=False).engine["plain_days"] == 0
+    for name in ("steady-state", "anti-patterns"):  # always-on servers; the anti-patterns
+        scenario = scenario_of(name)
+        allowed = plain_fleet(FleetModel(scenario, 7), SimServer(scenario, fifo=False))
+        for may, cohort in zip(allowed, scenario.cohorts, strict=True):
+            if cohort.platform == "server" or cohort.antipattern != "none":
+                assert not may, cohort.name
