@@ -37,9 +37,6 @@ from sim.server import SimServer
 SPINS = 100
 """Decisions at one instant after which the fast path leaves the day to the agent."""
 
-# what one plain day records, in the order the agent and the server record it
-_TOKEN, _API, _SERIES = 0, 1, 2
-
 
 def plain_fleet(model: FleetModel, server: SimServer) -> list[bool]:
     """Per cohort: whether its instances may take the fast path in this run (a phone app
@@ -114,35 +111,37 @@ class PlainDay:
         day.token(issued, reading, expiry, ttl, issued + ttl, False)
         if not day.live(end_at):
             return None
-        self._record(plan, counts, day.ops, day.wanted_calls)
+        self._record(plan, counts, day)
         self.taken += 1
         return day.events
 
-    def _record(
-        self,
-        plan: Plan,
-        counts: RunCounts,
-        ops: list[tuple[int, float, float, float, float]],
-        wanted_calls: int,
-    ) -> None:
-        """Record the day as the agent and the server would have, call for call."""
+    def _record(self, plan: Plan, counts: RunCounts, day: _Day) -> None:
+        """Record the day as the agent and the server would have: the same records, each
+        kind in one call (they are binned, so only which kind a new recorder sees first
+        matters, and that is kept)."""
         server, cohort, interval = self.server, plan.cohort, self.model.api_interval
-        record = server.record
         counts.joined(cohort)
-        counts.api_wanted += wanted_calls
-        for kind, sent, a, b, c in ops:
-            if kind == _SERIES:
-                counts.series("api", "200", sent, interval, int(a), cohort)
-            elif kind == _API:
-                counts.request("api", "200", sent, cohort)
-            else:  # a token request: the server's records, then the agent's
-                server.arrivals.append(a)
-                server.services.append(b)
-                if record is not None:
-                    record.busy(a + 0.0, a + 0.0 + b)
-                    record.served("token", sent, 0.0, c)
-                server.tokens += 1
-                counts.request("token", "201", sent, cohort)
+        counts.api_wanted += day.wanted_calls
+        for kind in ("api", "token") if day.api_first else ("token", "api"):
+            if kind == "api":
+                counts.requests("api", "200", day.api_sent, cohort)
+                for first, n in day.series:
+                    counts.series("api", "200", first, interval, n, cohort)
+                continue
+            if not day.token_sent:
+                continue
+            arrivals, services = day.token_arrival, day.token_service
+            server.arrivals.extend(arrivals)
+            server.services.extend(services)
+            record = server.record
+            if record is not None:
+                starts = [a + 0.0 for a in arrivals]
+                record.busy_all(starts, [a + b for a, b in zip(starts, services, strict=True)])
+                record.served_all(
+                    "token", day.token_sent, [0.0] * len(arrivals), day.token_answered
+                )
+            server.tokens += len(arrivals)
+            counts.requests("token", "201", day.token_sent, cohort)
         counts.left(cohort, 0)
 
 
@@ -159,6 +158,8 @@ class _Day:
     """
 
     __slots__ = (
+        "api_first",
+        "api_sent",
         "basis",
         "bucket",
         "clock",
@@ -169,15 +170,19 @@ class _Day:
         "expiry",
         "for_call",
         "model",
-        "ops",
         "plan",
         "refresh_at",
         "refresh_rng",
+        "series",
         "server",
         "server_expiry",
         "srv_rng",
         "t",
         "timers",
+        "token_answered",
+        "token_arrival",
+        "token_sent",
+        "token_service",
         "wanted_calls",
     )
 
@@ -197,7 +202,15 @@ class _Day:
         self.refresh_rng: Rng = LazyStream(fast.model.key, plan.index, "refresh")  # type: ignore[assignment]
         self.srv_rng: Rng | None = None
         self.bucket: TokenBucket | None = None
-        self.ops: list[tuple[int, float, float, float, float]] = []
+        self.token_sent: list[float] = []
+        self.token_arrival: list[float] = []
+        self.token_service: list[float] = []
+        self.token_answered: list[float] = []
+        self.api_sent: list[float] = []
+        self.series: list[tuple[float, int]] = []
+        self.api_first: bool | None = None
+        """Whether the day's first request was an API call (the order in which a new
+        recorder first sees the two kinds, which its rows keep)."""
         self.wanted_calls = 0
         self.events = 0
         self.t = 0.0
@@ -252,7 +265,12 @@ class _Day:
         response = rtt + 0.0 + service
         if delay > server.timeout:
             raise GiveUp  # a timeout
-        self.ops.append((_TOKEN, now, arrival, service, min(response, server.timeout)))
+        if self.api_first is None:
+            self.api_first = False
+        self.token_sent.append(now)
+        self.token_arrival.append(arrival)
+        self.token_service.append(service)
+        self.token_answered.append(min(response, server.timeout))
         done = now + delay
         self.t = done
         ttl = server.ttl
@@ -272,7 +290,9 @@ class _Day:
         if now >= self.server_expiry:
             raise GiveUp  # 401: the server's clock says the token expired
         self.for_call = False
-        self.ops.append((_API, now, 0, 0.0, 0.0))
+        if self.api_first is None:
+            self.api_first = True
+        self.api_sent.append(now)
         self.t = now + self.server.rtt
 
     def burst(self, now: float, n: int, every: float) -> None:
@@ -292,7 +312,9 @@ class _Day:
             bucket.take_series(now, every, n, rate, size)
         self.t = now + ((n - 1) * every + server.rtt)
         self.for_call = False  # api_calls_succeeded
-        self.ops.append((_SERIES, now, n, 0.0, 0.0))
+        if self.api_first is None:
+            self.api_first = True
+        self.series.append((now, n))
 
     def fetch_due(self, now: float, wanted: bool, foreground: bool) -> bool:
         """`_refresh_reason` (no retry, no give-up, no rejected token)."""
