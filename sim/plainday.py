@@ -25,6 +25,8 @@ rate 1 reads true time; a wall-clock offset does not touch an `expires_in` basis
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import partial
 
 from dcrload.core.clocks import DeviceClock
 from dcrload.core.lifecycle import MIN_TOKEN_USE, InstanceConfig
@@ -116,33 +118,58 @@ class PlainDay:
         return day.events
 
     def _record(self, plan: Plan, counts: RunCounts, day: _Day) -> None:
-        """Record the day as the agent and the server would have: the same records, each
-        kind in one call (they are binned, so only which kind a new recorder sees first
-        matters, and that is kept)."""
+        """Record the day as the agent and the server would have: the same records (they
+        are binned, so their order does not matter — except which kind a new recorder
+        sees first, which its rows keep, and that is kept)."""
         server, cohort, interval = self.server, plan.cohort, self.model.api_interval
         counts.joined(cohort)
         counts.api_wanted += day.wanted_calls
+        request = counts.request
         for kind in ("api", "token") if day.api_first else ("token", "api"):
             if kind == "api":
-                counts.requests("api", "200", day.api_sent, cohort)
+                for sent in day.api_sent:
+                    request("api", "200", sent, cohort)
                 for first, n in day.series:
                     counts.series("api", "200", first, interval, n, cohort)
-                continue
-            if not day.token_sent:
                 continue
             arrivals, services = day.token_arrival, day.token_service
             server.arrivals.extend(arrivals)
             server.services.extend(services)
-            record = server.record
-            if record is not None:
-                starts = [a + 0.0 for a in arrivals]
-                record.busy_all(starts, [a + b for a, b in zip(starts, services, strict=True)])
-                record.served_all(
-                    "token", day.token_sent, [0.0] * len(arrivals), day.token_answered
-                )
             server.tokens += len(arrivals)
-            counts.requests("token", "201", day.token_sent, cohort)
+            record = server.record
+            for k, sent in enumerate(day.token_sent):
+                if record is not None:
+                    start = arrivals[k] + 0.0
+                    record.busy(start, start + services[k])
+                    record.served("token", sent, 0.0, day.token_answered[k])
+                request("token", "201", sent, cohort)
         counts.left(cohort, 0)
+
+
+def _readings(
+    clock: DeviceClock, basis: str
+) -> tuple[Callable[[float], float], Callable[[float, float], float]]:
+    """`reading(t)` and `when(target, after)` of the device clock on the cohort's basis,
+    as `AppInstance` computes them (`DeviceClock.reading`/`when`; true time when exact),
+    with the branches that cannot change for this clock taken once."""
+    if clock.exact:
+        return _true_time, _true_when
+    when = partial(clock.when, basis)
+    if clock.steps:
+        return partial(clock.reading, basis), when
+    rate = clock.rate
+    if basis == "exp":
+        offset = clock.offset
+        return (lambda t: t * rate + offset), when
+    return (lambda t: t * rate), when
+
+
+def _true_time(t: float) -> float:
+    return t
+
+
+def _true_when(target: float, after: float) -> float:
+    return after if after >= target else target
 
 
 class GiveUp(Exception):
@@ -171,6 +198,7 @@ class _Day:
         "for_call",
         "model",
         "plan",
+        "read",
         "refresh_at",
         "refresh_rng",
         "series",
@@ -184,6 +212,7 @@ class _Day:
         "token_sent",
         "token_service",
         "wanted_calls",
+        "when",
     )
 
     def __init__(
@@ -197,7 +226,8 @@ class _Day:
             clock,
         )
         self.exact = clock.exact
-        self.basis = config.basis
+        self.basis = basis = config.basis
+        self.read, self.when = _readings(clock, basis)
         self.timers = config.platform != "mobile"
         self.refresh_rng: Rng = LazyStream(fast.model.key, plan.index, "refresh")  # type: ignore[assignment]
         self.srv_rng: Rng | None = None
@@ -216,14 +246,6 @@ class _Day:
         self.t = 0.0
         self.expiry = self.refresh_at = self.earliest = self.server_expiry = 0.0
         self.for_call = False
-
-    def read(self, t: float) -> float:
-        return t if self.exact else self.clock.reading(self.basis, t)
-
-    def when(self, target: float, after: float) -> float:
-        if self.exact:
-            return after if after >= target else target
-        return self.clock.when(self.basis, target, after)
 
     def token(
         self,

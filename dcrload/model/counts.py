@@ -393,27 +393,6 @@ class Service:
         self._busy_start.append(start)
         self._busy_end.append(end)
 
-    def served_all(self, endpoint: str, sent: list[float], wait: list[float],
-                   response: list[float]) -> None:  # fmt: skip
-        """`served` for each (sent, wait, response), in one call."""
-        duration = self.duration
-        keep = [k for k, t in enumerate(sent) if 0 <= t < duration]
-        if not keep:
-            return
-        code = self._codes.get(endpoint)
-        if code is None:
-            code = self._codes[endpoint] = len(self._endpoints)
-            self._endpoints.append(endpoint)
-        self._sent_code.extend(array("H", (code,)) * len(keep))
-        self._sent.extend([sent[k] for k in keep])
-        self._wait.extend([wait[k] for k in keep])
-        self._response.extend([response[k] for k in keep])
-
-    def busy_all(self, starts: list[float], ends: list[float]) -> None:
-        """`busy` for each (start, end), in one call."""
-        self._busy_start.extend(starts)
-        self._busy_end.extend(ends)
-
     @property
     def hist(self) -> dict[tuple[str, str, int], dict[int, int]]:
         self.settle()
@@ -597,15 +576,6 @@ class PerSecond:
         self._code.append(code)
         self._t.append(t)
 
-    def add_all(self, endpoint: str, times: list[float]) -> None:
-        """`add` for each of `times`, in one call."""
-        code = self._codes.get(endpoint)
-        if code is None:
-            code = self._codes[endpoint] = len(self._endpoints)
-            self._endpoints.append(endpoint)
-        self._code.extend(array("H", (code,)) * len(times))
-        self._t.extend(times)
-
     @property
     def counts(self) -> dict[str, dict[int, int]]:
         """endpoint → {second: requests}, with every raw record folded in."""
@@ -697,26 +667,6 @@ class RunCounts:
             if endpoint != "api":
                 self.per_second.add(endpoint, t)
                 self.per_second.add(self.cohort_rows[cohort], t)
-
-    def requests(self, endpoint: str, outcome: str, times: list[float], cohort: int) -> None:
-        """`request` for each of `times`, in one call (the records are binned, so their
-        order does not matter)."""
-        duration = self.duration
-        inside = [t for t in times if 0 <= t < duration]
-        if not inside:
-            return
-        counters = self.counters
-        code = counters.codes.get((endpoint, outcome))
-        if code is None:
-            code = counters.code(endpoint, outcome)
-        n = len(inside)
-        counters.one_code.extend(array("H", (code,)) * n)
-        counters.one_t.extend(inside)
-        counters.one_n.extend(array("q", (1,)) * n)
-        self.by_cohort[cohort][endpoint] += n
-        if endpoint != "api":
-            self.per_second.add_all(endpoint, inside)
-            self.per_second.add_all(self.cohort_rows[cohort], inside)
 
     def settle(self) -> None:
         """Bin every raw record now (reading any count does it too)."""
