@@ -30,11 +30,6 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 OUTAGE = 'faults.outages=[{start = "6h", duration = "30m"}]'
 
 
-def simulate_in_process(out: Path, *args: str) -> dict[str, Any]:
-    assert main(["simulate", *args, "--out", str(out)]) == 0
-    return json.loads((out / "summary.json").read_text())
-
-
 # --------------------------------------------------------------- the README's first command
 
 
@@ -174,16 +169,19 @@ def _check_conservation(out: Path) -> None:
         assert data["mean_rps"] == pytest.approx(data["requests"] / summary["simulated_seconds"])
 
 
-def test_timeseries_adds_up_to_the_summary(tmp_path: Path) -> None:
-    simulate_in_process(tmp_path / "run", "--set", "fleet.instances=2000")
-    _check_conservation(tmp_path / "run")
+def test_timeseries_adds_up_to_the_summary(shipped_runs: dict[str, tuple[Path, Any]]) -> None:
+    """On every shipped scenario's run (both engines, revocations and outages among them)."""
+    for path in SHIPPED:
+        out, done = shipped_runs[path.name]
+        assert done.returncode == 0, (path.name, done.stderr)
+        _check_conservation(out)
 
 
-def test_timeseries_adds_up_to_the_summary_with_an_outage(tmp_path: Path) -> None:
-    summary = simulate_in_process(
-        tmp_path / "run", "--set", "fleet.instances=2000", "--set", OUTAGE
-    )
-    _check_conservation(tmp_path / "run")
+def test_timeseries_adds_up_to_the_summary_with_an_outage(three_runs: list[Path]) -> None:
+    """On the determinism runs' first (the default scenario with a 30-minute outage)."""
+    out = three_runs[0]
+    _check_conservation(out)
+    summary = json.loads((out / "summary.json").read_text())
     assert summary["endpoints"]["token"]["by_outcome"].get("503", 0) > 0
 
 
