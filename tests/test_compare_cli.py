@@ -12,11 +12,13 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from subprocess import CompletedProcess
 
 import pytest
 from cli_runner import dcrload_here
@@ -55,12 +57,21 @@ def run_files(out: Path) -> dict[str, float]:
     return {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
 
 
-def test_grid_rows_and_a_rerun_does_no_work(tmp_path: Path) -> None:
-    out = tmp_path / "sweep"
-    args = ["compare", SHOOTOUT, "--vary", "cohorts.0.refresh=okta,msal,botocore",
-            "--vary", "token.ttl=1h,6h", "--seeds", "2", "--jobs", "1", "--out", str(out),
-            *TINY]  # fmt: skip
-    first = dcrload_here(*args)
+GRID = ["--vary", "cohorts.0.refresh=okta,msal,botocore", "--vary", "token.ttl=1h,6h",
+        "--seeds", "2", "--jobs", "1", *TINY]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, CompletedProcess[str]]:
+    """A 12-run sweep as its first run left it: the grid test reads it, the deleted-runs
+    test resumes a copy of it (one sweep fewer to run)."""
+    out = tmp_path_factory.mktemp("grid") / "sweep"
+    return out, dcrload_here("compare", SHOOTOUT, *GRID, "--out", str(out))
+
+
+@pytest.mark.xdist_group("compare_grid")  # one sweep, shared
+def test_grid_rows_and_a_rerun_does_no_work(grid: tuple[Path, CompletedProcess[str]]) -> None:
+    out, first = grid
     assert first.returncode == 0, first.stderr
     assert planned(first.stdout) == (0, 12)
     assert {p.name for p in out.iterdir()} >= OUTPUTS
@@ -79,7 +90,7 @@ def test_grid_rows_and_a_rerun_does_no_work(tmp_path: Path) -> None:
     assert f"results: {out}" in first.stdout
 
     before = run_files(out)
-    again = dcrload_here(*args)
+    again = dcrload_here("compare", SHOOTOUT, *GRID, "--out", str(out))
     assert again.returncode == 0, again.stderr
     assert planned(again.stdout) == (12, 0)
     assert "ran " not in again.stdout
@@ -87,22 +98,24 @@ def test_grid_rows_and_a_rerun_does_no_work(tmp_path: Path) -> None:
     assert rows(out) == table
 
 
-def test_deleted_runs_are_the_only_ones_run_again(tmp_path: Path) -> None:
+@pytest.mark.xdist_group("compare_grid")  # one sweep, shared
+def test_deleted_runs_are_the_only_ones_run_again(
+    grid: tuple[Path, CompletedProcess[str]], tmp_path: Path
+) -> None:
     out = tmp_path / "sweep"
-    args = ["compare", SHOOTOUT, "--vary", "cohorts.0.refresh=okta,kubelet,botocore",
-            "--seeds", "3", "--jobs", "1", "--out", str(out), *TINY]  # fmt: skip
-    assert dcrload_here(*args).returncode == 0
+    shutil.copytree(grid[0], out)  # modification times kept
     files = run_files(out)
+    assert len(files) == 12
     lost = sorted(files)[:4]
     for name in lost:
         (out / "runs" / name).unlink()
-    resumed = dcrload_here(*args)
+    resumed = dcrload_here("compare", SHOOTOUT, *GRID, "--out", str(out))
     assert resumed.returncode == 0, resumed.stderr
-    assert planned(resumed.stdout) == (5, 4)
+    assert planned(resumed.stdout) == (8, 4)
     after = run_files(out)
     assert set(after) == set(files)
     assert sorted(n for n in files if after[n] != files[n]) == lost  # only the lost ones re-ran
-    assert len(rows(out)) == 9
+    assert len(rows(out)) == 12
 
 
 def _default_sigint() -> None:
