@@ -43,26 +43,29 @@ INSTANCES = 40
 TIME_LIMIT = 90
 
 
-def run_loadtest(*args: str) -> subprocess.CompletedProcess[str]:
-    """`dcrload loadtest ARGS` in this process; stdout and stderr as one output."""
+def run_loadtest(*args: str, again: bool = True) -> subprocess.CompletedProcess[str]:
+    """`dcrload loadtest ARGS` in this process; stdout and stderr as one output.
+
+    A run whose own verdict is that the load generator fell behind (EXIT_BEHIND: the
+    machine, shared by the suite's other workers, was too busy to play the scenario on time)
+    measured nothing: it is played once more into a fresh `--out` (`again`), unless falling
+    behind is one of the outcomes the test expects."""
     done = dcrload_here("loadtest", *args, cwd=ROOT)
+    if again and done.returncode == EXIT_BEHIND:
+        shutil.rmtree(args[args.index("--out") + 1], ignore_errors=True)
+        done = dcrload_here("loadtest", *args, cwd=ROOT)
     return subprocess.CompletedProcess(done.args, done.returncode, done.stdout + done.stderr)
 
 
 def loadtest(
     out: Path, *extra: str, scenario: Path = SMALL, duration: str = RUN, again: bool = True
 ) -> tuple[int, str, Path]:
-    """Run `dcrload loadtest` against its mock. A run whose own verdict is that the load
-    generator fell behind (EXIT_BEHIND: the machine, shared by the suite's other workers,
-    was too busy to play the scenario on time) measured nothing: it is played once more
-    (`again`), unless falling behind is one of the outcomes the test expects."""
+    """Run `dcrload loadtest` against its mock (played once more if it fell behind, see
+    `run_loadtest`)."""
     command = [
         str(scenario), "--target", "mock", "--duration", duration, "--out", str(out), *extra,
     ]  # fmt: skip
-    done = run_loadtest(*command)
-    if again and done.returncode == EXIT_BEHIND:
-        shutil.rmtree(out, ignore_errors=True)
-        done = run_loadtest(*command)
+    done = run_loadtest(*command, again=again)
     return done.returncode, done.stdout, out
 
 
