@@ -34,8 +34,8 @@ from bench.common import RESULTS, finish, load_average, table  # noqa: E402
 TINY: dict[str, list[str]] = {
     "sim": ["--instances", "100", "--duration", "1h"],
     "scale": ["--tiny"],
-    "mock": ["--seconds", "0.3", "--generators", "1", "--warmup", "0.1", "--rounds", "1"],
-    "locust": ["--seconds", "2", "--users", "1", "--overhead-seconds", "0.3"],
+    "mock": ["--seconds", "0.15", "--generators", "1", "--warmup", "0.05", "--rounds", "1"],
+    "locust": ["--seconds", "2", "--users", "1", "--overhead-seconds", "0.1"],
     "overload": ["--smoke"],
 }
 """The smoke size of each benchmark (a few seconds each)."""

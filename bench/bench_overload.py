@@ -396,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("mock_args", nargs="*", help="extra `dcrload mock` flags (after --)")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.factor, args.soak, args.capacity_seconds = 6.0, 2.0, 1.0
+        args.factor, args.soak, args.capacity_seconds = 6.0, 1.0, 0.5
         args.connections, args.generators = 1024, 1
         # 1,024 clients queue for ~0.5 s or more at this machine's rates: a 0.1 s deadline
         # makes sure the smoke run sheds, however fast the machine is at the moment

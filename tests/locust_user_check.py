@@ -73,6 +73,8 @@ def main(scenario: str, revoked_at: float) -> None:
                 "marks": sorted(set(client.marks)),
                 "series": fleet.snapshot()["counts"]["series"],
                 "pause": user.wait_time(),
+                # every Locust process imports what this one did: plotting is not its job
+                "matplotlib_loaded": "matplotlib" in sys.modules,
             }
         )
     )

@@ -1,4 +1,8 @@
-"""The command line as a whole: bad paths and unknown commands are one line and exit 2."""
+"""The command line as a whole: bad paths and unknown commands are one line and exit 2.
+
+`python -m dcrload` itself starts for `--help` and for a run that is terminated; the
+refusals run in this process (`dcrload_here`), as `main()` gives them its exit status.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_runner import ROOT, dcrload
+from cli_runner import ROOT, dcrload, dcrload_here
 
 
 @pytest.mark.parametrize(
@@ -19,7 +23,7 @@ from cli_runner import ROOT, dcrload
     ],
 )
 def test_bad_paths_and_commands_are_one_line_and_exit_2(args: tuple[str, ...]) -> None:
-    result = dcrload(*args)
+    result = dcrload_here(*args)
     assert result.returncode == 2
     assert result.stderr.startswith("dcrload: error: ")
     assert len(result.stderr.strip().splitlines()) == 1

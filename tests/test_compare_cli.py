@@ -1,7 +1,10 @@
-"""`dcrload compare` as a user runs it: a subprocess from the repository root.
+"""`dcrload compare` as a user runs it, from the repository root.
 
-Small fleets via `--set` keep every sweep to a second or two. The simulation is
-deterministic for a seed, so the numbers these tests compare never change between runs.
+A sweep that is interrupted runs in a subprocess (the signal is the point, and its pool
+is the command's own); the others run in this process (`dcrload_here`, one simulation at a
+time), where an interpreter's start-up would be much of their cost. Small fleets via
+`--set` keep every sweep to a second or two. The simulation is deterministic for a seed,
+so the numbers these tests compare never change between runs.
 """
 
 from __future__ import annotations
@@ -9,14 +12,16 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from subprocess import CompletedProcess
 
 import pytest
-from cli_runner import dcrload, dcrload_here
+from cli_runner import dcrload_here
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOOTOUT = "scenarios/strategy-shootout.toml"
@@ -52,12 +57,21 @@ def run_files(out: Path) -> dict[str, float]:
     return {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
 
 
-def test_grid_rows_and_a_rerun_does_no_work(tmp_path: Path) -> None:
-    out = tmp_path / "sweep"
-    args = ["compare", SHOOTOUT, "--vary", "cohorts.0.refresh=okta,msal,botocore",
-            "--vary", "token.ttl=1h,6h", "--seeds", "2", "--jobs", "1", "--out", str(out),
-            *TINY]  # fmt: skip
-    first = dcrload_here(*args)
+GRID = ["--vary", "cohorts.0.refresh=okta,msal,botocore", "--vary", "token.ttl=1h,6h",
+        "--seeds", "2", "--jobs", "1", *TINY]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, CompletedProcess[str]]:
+    """A 12-run sweep as its first run left it: the grid test reads it, the deleted-runs
+    test resumes a copy of it (one sweep fewer to run)."""
+    out = tmp_path_factory.mktemp("grid") / "sweep"
+    return out, dcrload_here("compare", SHOOTOUT, *GRID, "--out", str(out))
+
+
+@pytest.mark.xdist_group("compare_grid")  # one sweep, shared
+def test_grid_rows_and_a_rerun_does_no_work(grid: tuple[Path, CompletedProcess[str]]) -> None:
+    out, first = grid
     assert first.returncode == 0, first.stderr
     assert planned(first.stdout) == (0, 12)
     assert {p.name for p in out.iterdir()} >= OUTPUTS
@@ -76,7 +90,7 @@ def test_grid_rows_and_a_rerun_does_no_work(tmp_path: Path) -> None:
     assert f"results: {out}" in first.stdout
 
     before = run_files(out)
-    again = dcrload_here(*args)
+    again = dcrload_here("compare", SHOOTOUT, *GRID, "--out", str(out))
     assert again.returncode == 0, again.stderr
     assert planned(again.stdout) == (12, 0)
     assert "ran " not in again.stdout
@@ -84,22 +98,24 @@ def test_grid_rows_and_a_rerun_does_no_work(tmp_path: Path) -> None:
     assert rows(out) == table
 
 
-def test_deleted_runs_are_the_only_ones_run_again(tmp_path: Path) -> None:
+@pytest.mark.xdist_group("compare_grid")  # one sweep, shared
+def test_deleted_runs_are_the_only_ones_run_again(
+    grid: tuple[Path, CompletedProcess[str]], tmp_path: Path
+) -> None:
     out = tmp_path / "sweep"
-    args = ["compare", SHOOTOUT, "--vary", "cohorts.0.refresh=okta,kubelet,botocore",
-            "--seeds", "3", "--jobs", "2", "--out", str(out), *TINY]  # fmt: skip
-    assert dcrload(*args).returncode == 0
+    shutil.copytree(grid[0], out)  # modification times kept
     files = run_files(out)
+    assert len(files) == 12
     lost = sorted(files)[:4]
     for name in lost:
         (out / "runs" / name).unlink()
-    resumed = dcrload(*args)
+    resumed = dcrload_here("compare", SHOOTOUT, *GRID, "--out", str(out))
     assert resumed.returncode == 0, resumed.stderr
-    assert planned(resumed.stdout) == (5, 4)
+    assert planned(resumed.stdout) == (8, 4)
     after = run_files(out)
     assert set(after) == set(files)
     assert sorted(n for n in files if after[n] != files[n]) == lost  # only the lost ones re-ran
-    assert len(rows(out)) == 9
+    assert len(rows(out)) == 12
 
 
 def _default_sigint() -> None:
@@ -108,9 +124,9 @@ def _default_sigint() -> None:
 
 def test_an_interrupted_sweep_keeps_its_runs_and_resumes(tmp_path: Path) -> None:
     out = tmp_path / "sweep"
-    args = ["compare", SHOOTOUT, "--vary", "cohorts.0.refresh=okta,msal,kubelet,botocore",
-            "--seeds", "4", "--jobs", "2", "--out", str(out),
-            "--set", "fleet.instances=300"]  # fmt: skip
+    sweep = ["compare", SHOOTOUT, "--vary", "cohorts.0.refresh=okta,msal,kubelet,botocore",
+             "--seeds", "4", "--out", str(out), "--set", "fleet.instances=300"]  # fmt: skip
+    args = [*sweep, "--jobs", "2"]
     logs = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
     with logs[0].open("w") as output, logs[1].open("w") as errors:  # files: never a full pipe
         process = subprocess.Popen(
@@ -142,7 +158,9 @@ def test_an_interrupted_sweep_keeps_its_runs_and_resumes(tmp_path: Path) -> None
         assert json.loads((out / "runs" / name).read_text())["key"] == name[:-5]
     assert not (out / "comparison.csv").exists()
 
-    resumed = dcrload(*args)
+    # the same sweep, resumed one run at a time in this process: what is checked is which
+    # runs it finds on disk and which it runs (the interrupted command had the pool)
+    resumed = dcrload_here(*sweep, "--jobs", "1")
     assert resumed.returncode == 0, resumed.stderr
     assert planned(resumed.stdout) == (len(kept), 16 - len(kept))
     assert all(run_files(out)[name] == mtime for name, mtime in kept.items())
@@ -245,13 +263,13 @@ def test_without_out_the_same_command_finds_its_folder(tmp_path: Path) -> None:
     scenario = str(ROOT / SHOOTOUT)
     args = ["compare", scenario, "--vary", "cohorts.0.refresh=okta,botocore", "--seeds", "2",
             "--jobs", "1", *TINY]  # fmt: skip
-    first = dcrload(*args, cwd=tmp_path)
+    first = dcrload_here(*args, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     (folder,) = (tmp_path / "results").iterdir()
     assert re.fullmatch(r"strategy-shootout-compare-[0-9a-f]{10}", folder.name)
     assert f"results: results/{folder.name}" in first.stdout
     reordered = [a.replace("okta,botocore", "botocore,okta") for a in args]
-    again = dcrload(*reordered, "--seeds", "3", cwd=tmp_path)
+    again = dcrload_here(*reordered, "--seeds", "3", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert planned(again.stdout) == (4, 2)
     assert [p.name for p in (tmp_path / "results").iterdir()] == [folder.name]

@@ -32,7 +32,7 @@ def scenario(**sections: Any) -> dict[str, Any]:
 
 
 def test_credential_loss_rate_gives_n_r_d_reregistrations_and_as_many_reauthentications():
-    instances, rate, days = 1000, 0.1, 2
+    instances, rate, days = 500, 0.4, 1  # 200 losses expected, as from 1,000 at 0.1 over 2 d
     summary = run(
         scenario(
             scenario={"name": "loss", "duration": f"{days}d", "bin": "1h", "seed": 5},
@@ -105,8 +105,8 @@ def drift(basis: str) -> dict[str, Any]:
 
 
 def test_clock_behind_by_more_than_the_lead_hurts_the_exp_basis_only():
-    exp_basis = run(drift("exp"))
-    monotonic = run(drift("expires_in"))
+    exp_basis = run(drift("exp") | {"fleet": {"instances": 100}})
+    monotonic = run(drift("expires_in") | {"fleet": {"instances": 100}})
     assert exp_basis["impact"]["expired_token_calls"] > 0
     assert monotonic["impact"]["expired_token_calls"] == 0
     assert (
@@ -117,10 +117,11 @@ def test_clock_behind_by_more_than_the_lead_hurts_the_exp_basis_only():
 
 def test_clock_ahead_adds_token_load_with_the_exp_basis():
     ahead = scenario(
+        fleet={"instances": 100},
         cohorts=[{**ALWAYS_ON, "expiry_basis": "exp"}],
         faults={"clock": {"offset": {"dist": "fixed", "value": "30m"}}},
     )
-    right = scenario(cohorts=[{**ALWAYS_ON, "expiry_basis": "exp"}])
+    right = scenario(fleet={"instances": 100}, cohorts=[{**ALWAYS_ON, "expiry_basis": "exp"}])
     assert (
         run(ahead)["endpoints"]["token"]["requests"]
         > 1.3 * (run(right)["endpoints"]["token"]["requests"])
@@ -140,8 +141,10 @@ def test_throttle_admits_a_burst_of_ten_then_one_per_second():
 
 def test_a_proxy_without_forwarded_addresses_shares_one_bucket():
     proxy = {**ALWAYS_ON, "forward_device_address": False}
-    throttled = run(scenario(cohorts=[proxy], server={"throttle": {"enabled": True}}))
-    separate = run(scenario(cohorts=[ALWAYS_ON], server={"throttle": {"enabled": True}}))
+    quarter = {"name": "t", "duration": "6h", "bin": "10m", "seed": 3}  # 2,295 throttled
+    throttle = {"throttle": {"enabled": True}}
+    throttled = run(scenario(scenario=quarter, cohorts=[proxy], server=throttle))
+    separate = run(scenario(scenario=quarter, cohorts=[ALWAYS_ON], server=throttle))
     assert separate["impact"]["throttled_requests"] == 0
     assert throttled["impact"]["throttled_requests"] > 1000
 
@@ -186,7 +189,7 @@ def test_recovery_time_is_reported_for_each_fault_window(tmp_path):
 
 def test_reregistering_on_refresh_costs_a_registration_and_a_login_per_refresh():
     bad = {**ALWAYS_ON, "antipattern": "reregister_on_refresh"}
-    summary = run(scenario(cohorts=[bad]))
+    summary = run(scenario(fleet={"instances": 100}, cohorts=[bad]))
     registrations = summary["endpoints"]["register"]["requests"]
     tokens = summary["endpoints"]["token"]["requests"]
     assert registrations == pytest.approx(tokens, rel=0.01)
@@ -198,7 +201,7 @@ def test_reregistering_on_refresh_costs_a_registration_and_a_login_per_refresh()
 def test_a_correct_cohort_registers_once_per_install_and_per_loss():
     summary = run(
         scenario(
-            scenario={"name": "correct", "duration": "2d", "bin": "1h", "seed": 8},
+            scenario={"name": "correct", "duration": "1d", "bin": "1h", "seed": 8},
             fleet={"instances": 500, "installs": {"kind": "constant", "per_day": 100}},
             faults={"credential_loss_per_day": 0.02},
         )
@@ -211,14 +214,22 @@ def test_a_correct_cohort_registers_once_per_install_and_per_loss():
 
 def test_no_token_cache_sends_a_token_request_per_api_call():
     summary = run(
-        scenario(fleet={"instances": 100}, cohorts=[{**ALWAYS_ON, "antipattern": "no_token_cache"}])
+        scenario(
+            scenario={"name": "t", "duration": "6h", "bin": "10m", "seed": 3},
+            fleet={"instances": 100},
+            cohorts=[{**ALWAYS_ON, "antipattern": "no_token_cache"}],
+        )
     )
     api = summary["endpoints"]["api"]["requests"]
     assert summary["endpoints"]["token"]["requests"] == pytest.approx(api, rel=0.01)
 
 
 def test_server_side_ttl_jitter_spreads_a_synchronised_fleet():
-    synced = scenario(fleet={"instances": 200, "start": "cold", "launch_spread": "0s"})
+    # 6 h: the jittered fleet's highest later bin comes before it has spread any further
+    synced = scenario(
+        scenario={"name": "t", "duration": "6h", "bin": "10m", "seed": 3},
+        fleet={"instances": 200, "start": "cold", "launch_spread": "0s"},
+    )
     jittered = {**synced, "token": {"ttl": "1h", "ttl_jitter": 0.2}}
 
     def later_peak(data: dict[str, Any]) -> int:

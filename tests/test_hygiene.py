@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_runner import dcrload_here
 
 from dcrload.commandline.processes import child_options, pid_alive, reap
 from dcrload.core.errors import UsageError
@@ -260,7 +261,7 @@ def test_statements_can_be_written_without_their_private_key(tmp_path: Path) -> 
 # --------------------------------------------------------------------------- SIGKILL of a run
 
 COMPARE = ["compare", SHOOTOUT, "--vary", "cohorts.0.refresh=okta,msal", "--seeds", "3",
-           "--jobs", "2", "--set", "fleet.instances=400"]  # fmt: skip
+           "--set", "fleet.instances=400", "--jobs", "2"]  # fmt: skip
 
 
 def records(out: Path) -> list[Path]:
@@ -282,10 +283,10 @@ def test_sigkill_of_compare_leaves_no_worker_and_the_rerun_resumes(
     assert 1 <= len(kept) < 6
     print(f"workers gone {took:.2f} s after SIGKILL")
 
-    rerun = start(tag, *COMPARE, "--out", str(out))
-    stdout, stderr = rerun.communicate(timeout=120)
-    assert rerun.returncode == 0, stderr
-    assert f"{len(kept)} on disk, {6 - len(kept)} to run" in stdout
+    # the same sweep resumed in this process, one run at a time: what is checked is the folder
+    rerun = dcrload_here(*COMPARE[:-2], "--jobs", "1", "--out", str(out))
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{len(kept)} on disk, {6 - len(kept)} to run" in rerun.stdout
     assert {p.name: p.stat().st_mtime_ns for p in records(out) if p.name in kept} == kept
     assert len(records(out)) == 6
 
@@ -314,9 +315,10 @@ def test_sigkill_of_a_load_test_leaves_no_process_and_no_secret(tmp_path: Path, 
             assert b"PRIVATE KEY" not in text, path
             assert admin_key.encode() not in text, path
 
-    rerun = start(tag, *args, "--duration", "4s")  # one worker: what is checked is the folder
-    _, stderr = rerun.communicate(timeout=120)
-    assert rerun.returncode in (0, 4), stderr[-2000:]  # 4: prediction tolerance, still a run
+    # in this process, one Locust worker: what is checked is the folder (and that what the
+    # run started, marked through this process's environment, is gone when it returns)
+    rerun = dcrload_here(*args, "--duration", "4s", env={MARKER: tag})
+    assert rerun.returncode in (0, 4), rerun.stderr[-2000:]  # 4: prediction tolerance
     assert (out / "summary.json").is_file()
     assert not staging.exists()  # the dead run's staging folder was removed
     for path in out.rglob("*"):  # a finished run keeps no private key either
@@ -348,8 +350,7 @@ def test_simulate_ends_cleanly_on_sighup_and_a_killed_ones_staging_goes_next_run
     (left,) = wait_for(staging, 30)
     kill_and_check_nothing_survives(killed, tag)
     assert left.exists()
-    small = start(tag, "simulate", SHOOTOUT, "--out", str(tmp_path / "small"),
-                  "--set", "fleet.instances=50", "--set", "scenario.duration=1h")  # fmt: skip
-    _, stderr = small.communicate(timeout=60)
-    assert small.returncode == 0, stderr
+    tiny = ["--set", "fleet.instances=50", "--set", "scenario.duration=1h"]
+    small = dcrload_here("simulate", SHOOTOUT, "--out", str(tmp_path / "small"), *tiny)
+    assert small.returncode == 0, small.stderr
     assert not left.exists() and staging() == []

@@ -12,13 +12,11 @@ stored is read back from it.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_runner import dcrload_here
 from reference_server.fixtures import (  # noqa: F401
     INITIAL_ACCESS_TOKEN,
     Reference,
@@ -54,27 +52,12 @@ def short_tokens(reference_keys) -> Iterator[Reference]:
 
 
 def _loadtest(server: Reference, keys, out: Path, *extra: str) -> tuple[int, str, Path]:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dcrload",
-            "loadtest",
-            str(SCENARIO),
-            "--target",
-            server.url,
-            "--software-statement",
-            str(keys.statement),
-            "--out",
-            str(out),
-            *extra,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "COLUMNS": "120", INITIAL_ACCESS_TOKEN_ENV: INITIAL_ACCESS_TOKEN},
-    )
+    """`dcrload loadtest` in this process (it imports no Locust; Locust is its subprocess)."""
+    done = dcrload_here(
+        "loadtest", str(SCENARIO), "--target", server.url, "--software-statement",
+        str(keys.statement), "--out", str(out), *extra,
+        cwd=ROOT, env={INITIAL_ACCESS_TOKEN_ENV: INITIAL_ACCESS_TOKEN},
+    )  # fmt: skip
     return done.returncode, done.stdout + done.stderr, out
 
 

@@ -10,7 +10,6 @@ API answers 404.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cli_runner import dcrload_here
 from reference_server.fixtures import (  # noqa: F401
     INITIAL_ACCESS_TOKEN,
     Reference,
@@ -38,17 +38,11 @@ STATEMENT = ROOT / "tests" / "scenarios" / "statement.jwt"
 
 
 def loadtest(scenario: Path, target: str, statement: Path, out: Path, *extra: str):
-    done = subprocess.run(
-        [
-            sys.executable, "-m", "dcrload", "loadtest", str(scenario), "--target", target,
-            "--software-statement", str(statement), "--duration", "6s", "--out", str(out),
-            *extra,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, INITIAL_ACCESS_TOKEN_ENV: INITIAL_ACCESS_TOKEN},
+    """`dcrload loadtest` in this process (it imports no Locust; Locust is its subprocess)."""
+    done = dcrload_here(
+        "loadtest", str(scenario), "--target", target, "--software-statement", str(statement),
+        "--duration", "6s", "--out", str(out), *extra,
+        cwd=ROOT, env={INITIAL_ACCESS_TOKEN_ENV: INITIAL_ACCESS_TOKEN},
     )  # fmt: skip
     return done.returncode, done.stdout, done.stderr
 

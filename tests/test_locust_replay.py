@@ -1,9 +1,11 @@
 """The Locust replay end to end, on loopback: `dcrload loadtest` and the locustfile itself.
 
-Every run is a subprocess (Locust patches the standard library, so it never enters the
-pytest process) against a mock on a free loopback port, and is reaped whatever happens:
-`dcrload loadtest` reaps its own mock and Locust processes, and these tests kill the
-process group of anything they started that outlives its time limit. Each run replays
+Every Locust run is a subprocess (Locust patches the standard library, so it never enters
+the pytest process) against a mock on a free loopback port, and is reaped whatever happens.
+`dcrload loadtest` itself imports no Locust: it runs in this process (`dcrload_here`, its
+interpreter start-up spared), starts its mock and Locust as subprocesses that die with it,
+bounds Locust by its run time and reaps them all; the locustfile run straight from these
+tests is killed, with its process group, if it outlives its time limit. Each run replays
 `tests/scenarios/loadtest-small.toml` (40 always-on instances, tokens of 2 real seconds)
 for 8 real seconds (4 where the verdict must fail or only registrations are counted).
 """
@@ -24,6 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cli_runner import dcrload_here
 from mock_fixtures import start_server, stop_server
 
 from dcrload.analysis.prediction import EXIT_BEHIND
@@ -40,44 +43,29 @@ INSTANCES = 40
 TIME_LIMIT = 90
 
 
-def run(args: list[str], timeout: float = TIME_LIMIT) -> subprocess.CompletedProcess[str]:
-    """Run a command in its own process group; kill the group if it overruns."""
-    process = subprocess.Popen(
-        args,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        output, _ = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
-        pytest.fail(f"{args[:4]} overran {timeout} s:\n{output[-3000:]}")
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    return subprocess.CompletedProcess(args, process.returncode, output, "")
+def run_loadtest(*args: str, again: bool = True) -> subprocess.CompletedProcess[str]:
+    """`dcrload loadtest ARGS` in this process; stdout and stderr as one output.
+
+    A run whose own verdict is that the load generator fell behind (EXIT_BEHIND: the
+    machine, shared by the suite's other workers, was too busy to play the scenario on time)
+    measured nothing: it is played once more into a fresh `--out` (`again`), unless falling
+    behind is one of the outcomes the test expects."""
+    done = dcrload_here("loadtest", *args, cwd=ROOT)
+    if again and done.returncode == EXIT_BEHIND:
+        shutil.rmtree(args[args.index("--out") + 1], ignore_errors=True)
+        done = dcrload_here("loadtest", *args, cwd=ROOT)
+    return subprocess.CompletedProcess(done.args, done.returncode, done.stdout + done.stderr)
 
 
 def loadtest(
     out: Path, *extra: str, scenario: Path = SMALL, duration: str = RUN, again: bool = True
 ) -> tuple[int, str, Path]:
-    """Run `dcrload loadtest` against its mock. A run whose own verdict is that the load
-    generator fell behind (EXIT_BEHIND: the machine, shared by the suite's other workers,
-    was too busy to play the scenario on time) measured nothing: it is played once more
-    (`again`), unless falling behind is one of the outcomes the test expects."""
+    """Run `dcrload loadtest` against its mock (played once more if it fell behind, see
+    `run_loadtest`)."""
     command = [
-        sys.executable, "-m", "dcrload", "loadtest", str(scenario), "--target", "mock",
-        "--duration", duration, "--out", str(out), *extra,
+        str(scenario), "--target", "mock", "--duration", duration, "--out", str(out), *extra,
     ]  # fmt: skip
-    done = run(command)
-    if again and done.returncode == EXIT_BEHIND:
-        shutil.rmtree(out, ignore_errors=True)
-        done = run(command)
+    done = run_loadtest(*command, again=again)
     return done.returncode, done.stdout, out
 
 
@@ -299,24 +287,18 @@ def test_a_url_target_against_a_separately_started_mock_passes(
     """The README's path for a real endpoint, on loopback: `--target URL` with one statement
     file (the load test against a URL crashed before the agent had its own driver)."""
     keys = next(line.split()[4] for line in mock_server.lines if " statements in " in line)
-    done = run(
-        [
-            sys.executable,
-            "-m",
-            "dcrload",
-            "loadtest",
-            str(SMALL),
-            "--target",
-            mock_server.url,
-            "--software-statement",
-            str(Path(keys) / "dcrload-demo.jwt"),
-            "--time-scale",
-            "60",
-            "--duration",
-            RUN,  # a pass is judged: 4 s left the token count within noise of the tolerance
-            "--out",
-            str(tmp_path / "run"),
-        ]
+    done = run_loadtest(
+        str(SMALL),
+        "--target",
+        mock_server.url,
+        "--software-statement",
+        str(Path(keys) / "dcrload-demo.jwt"),
+        "--time-scale",
+        "60",
+        "--duration",
+        RUN,  # a pass is judged: 4 s left the token count within noise of the tolerance
+        "--out",
+        str(tmp_path / "run"),
     )
     assert done.returncode == 0, done.stdout
     assert "prediction check passed" in done.stdout
@@ -327,12 +309,10 @@ def test_a_url_target_against_a_separately_started_mock_passes(
 def test_the_anti_patterns_replay_within_tolerance(tmp_path: Path) -> None:
     """Warm no_token_cache apps once sent the model's placeholder credentials (400
     invalid_client, then a re-registration and a re-login): now every cohort replays."""
-    done = run(
-        [
-            sys.executable, "-m", "dcrload", "loadtest", str(SCENARIOS / "anti-patterns.toml"),
-            "--target", "mock", "--duration", "5s", "--time-scale", "900",
-            "--set", "loadtest.max_instances=200", "--out", str(tmp_path / "run"),
-        ]
+    done = run_loadtest(
+        str(SCENARIOS / "anti-patterns.toml"),
+        "--target", "mock", "--duration", "5s", "--time-scale", "900",
+        "--set", "loadtest.max_instances=200", "--out", str(tmp_path / "run"),
     )  # fmt: skip
     assert done.returncode == 0, done.stdout
     comparison = read(tmp_path / "run", "comparison.json")
@@ -348,14 +328,12 @@ def test_the_anti_patterns_replay_within_tolerance(tmp_path: Path) -> None:
 def test_the_outage_recovery_replays_at_the_documented_time_scale(tmp_path: Path) -> None:
     """docs/loadtests.md: a retry storm at 120× with users sized from the requests in flight;
     three retry policies at 8 attempts each, every 503 of the storm played and predicted."""
-    done = run(
-        [
-            sys.executable, "-m", "dcrload", "loadtest", str(SCENARIOS / "outage-recovery.toml"),
-            "--target", "mock", "--duration", "12s", "--time-scale", "120",
-            "--set", "loadtest.max_instances=300",
-            "--set", 'faults.outages=[{start="5m", duration="10m", mode="503"}]',
-            "--out", str(tmp_path / "run"),
-        ]
+    done = run_loadtest(
+        str(SCENARIOS / "outage-recovery.toml"),
+        "--target", "mock", "--duration", "12s", "--time-scale", "120",
+        "--set", "loadtest.max_instances=300",
+        "--set", 'faults.outages=[{start="5m", duration="10m", mode="503"}]',
+        "--out", str(tmp_path / "run"),
     )  # fmt: skip
     assert done.returncode == 0, done.stdout
     comparison = read(tmp_path / "run", "comparison.json")

@@ -40,3 +40,4 @@ def test_the_user_class_plays_the_lifecycle_over_its_client(tmp_path: Path) -> N
     series = {(e, o): sum(row) for e, o, row in report["series"]}
     assert series[("api", "401")] == 3 and series[("token", "400")] == 3
     assert 0.0 <= report["pause"] <= 0.05
+    assert not report["matplotlib_loaded"]  # most of a second of each Locust process's start

@@ -5,7 +5,9 @@ with `[optional]` parts or `A|B` choices, is usage, not a command). Each must be
 commands listed below, and each list is run here, at a small size where `--set` allows it,
 or by the test named beside it. An output line shown after a `$ command` must be what the
 command prints. The walkthrough (statement → mock → probe → locust → loadtest against the
-URL) runs in the order the docs give it, on loopback.
+URL) runs in the order the docs give it, on loopback. The servers and Locust are
+subprocesses; the `dcrload` commands run in this process (`dcrload_here`), from the folder
+the docs run them in.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_runner import dcrload
+from cli_runner import dcrload_here
 from listening import start_listening
 
 from dcrload.commandline.processes import free_port, reap
@@ -284,7 +286,7 @@ def test_error_examples_print_what_the_docs_show(tmp_path: Path) -> None:
             if f"$ {command}\n" in text
         ]
         assert shown, command
-        done = dcrload(*argv(command), "--out", str(tmp_path / "never"))
+        done = dcrload_here(*argv(command), "--out", str(tmp_path / "never"))
         assert done.returncode == 2
         assert all(done.stderr == line + "\n" for line in shown), done.stderr
 
@@ -296,7 +298,7 @@ def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path
     folder = tmp_path_factory.mktemp("walkthrough")
     for name in ("scenarios", "loadtests"):
         (folder / name).symlink_to(ROOT / name)
-    done = dcrload(*argv(WALKTHROUGH[0]), cwd=folder)
+    done = dcrload_here(*argv(WALKTHROUGH[0]), cwd=folder)
     assert done.returncode == 0, done.stderr
     port = free_port()
     _, mock, _ = start_listening(
@@ -315,7 +317,7 @@ def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path
 
 def test_walkthrough_probe_passes(walkthrough: tuple[Path, int]) -> None:
     folder, port = walkthrough
-    done = dcrload(*argv(WALKTHROUGH[2].replace("8000", str(port))), cwd=folder)
+    done = dcrload_here(*argv(WALKTHROUGH[2].replace("8000", str(port))), cwd=folder)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -343,8 +345,8 @@ def test_walkthrough_locust_serves_the_default_scenario(walkthrough: tuple[Path,
 def test_walkthrough_loadtest_against_the_url_completes(walkthrough: tuple[Path, int]) -> None:
     folder, port = walkthrough
     command = WALKTHROUGH[4].replace("8000", str(port)).replace("--duration 30s", "--duration 3s")
-    done = dcrload(*argv(command), "--set", "loadtest.max_instances=20", "--out", "lt",
-                   cwd=folder, timeout=180)  # fmt: skip
+    done = dcrload_here(*argv(command), "--set", "loadtest.max_instances=20", "--out", "lt",
+                        cwd=folder)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "prediction check passed" in done.stdout
     comparison = json.loads((folder / "lt" / "comparison.json").read_text())
@@ -370,7 +372,7 @@ def test_rfc7591_walkthrough_probe_passes_against_the_reference_server(
         timeout=30,
     )
     try:
-        done = dcrload(*argv(RFC7591_WALKTHROUGH[1].replace("8100", str(port))), cwd=folder)
+        done = dcrload_here(*argv(RFC7591_WALKTHROUGH[1].replace("8100", str(port))), cwd=folder)
         assert done.returncode == 0, done.stdout + done.stderr
     finally:
         reap(process)

@@ -144,6 +144,18 @@ def test_the_intervals_exclude_a_wrong_value(full_and_sampled: Any) -> None:
     assert not interval["low"] <= other <= interval["high"], (other, interval)
 
 
+def test_a_sampled_runs_recovery_baseline_is_the_same_sample() -> None:
+    from sim.recovery import baseline_run
+
+    scenario = scenario_of("outage-recovery")
+    result = simulate(scenario, sample=0.5)
+    baseline = baseline_run(result, sample=0.5)
+    assert baseline is not None
+    simulated = result.engine["sample"]["instances_simulated"]
+    assert baseline.engine["sample"]["instances_simulated"] == simulated
+    assert baseline.counters.total("token", "503") == 0 < result.counters.total("token", "503")
+
+
 # --------------------------------------------------------------------------- the command line
 
 
@@ -190,6 +202,18 @@ def test_simulate_jobs_and_sample_write_the_intervals(tmp_path: Any) -> None:
 # --------------------------------------------------------------------------- Dask
 
 
+def test_dask_local_starts_and_closes_its_own_cluster() -> None:
+    scenario = scenario_of("default", ["fleet.instances=100", "scenario.duration=6h"])
+    result = simulate(scenario, jobs=2, dask="local")
+    assert result.engine["shards"]["on"] == "local"
+    assert golden_summary(result) == golden_summary(simulate(scenario))
+
+
+# --------------------------------------------------------------------------- a Dask cluster
+# Last in the module: the module's cluster lives from its first test to the module's end,
+# and its idle workers and nannies keep spending CPU (about 0.06 s per second each).
+
+
 @pytest.fixture(scope="module")
 def dask_scheduler() -> Any:
     import distributed  # a dependency: its absence is a failure, not a skip
@@ -216,29 +240,12 @@ def test_compare_on_a_dask_cluster_is_the_local_run(dask_scheduler: str, tmp_pat
     common = ["compare", "scenarios/default.toml", "--set", "fleet.instances=200",
               "--set", "scenario.duration=6h", "--vary", "token.ttl=1h,6h",
               "--seeds", "2"]  # fmt: skip
-    local = run_cli(*common, "--jobs", "1", "--out", str(tmp_path / "local"))
-    remote = run_cli(*common, "--dask", dask_scheduler, "--out", str(tmp_path / "dask"))
+    # in this process: the local sweep runs one simulation at a time, the other is a client
+    # of the cluster (no pool of this process's own)
+    local = dcrload_here(*common, "--jobs", "1", "--out", str(tmp_path / "local"))
+    remote = dcrload_here(*common, "--dask", dask_scheduler, "--out", str(tmp_path / "dask"))
     assert local.returncode == 0, local.stderr
     assert remote.returncode == 0, remote.stderr
     assert "on the Dask cluster" in " ".join(remote.stdout.split())
     for name in ("intervals.csv", "recommendation.json"):
         assert (tmp_path / "local" / name).read_text() == (tmp_path / "dask" / name).read_text()
-
-
-def test_dask_local_starts_and_closes_its_own_cluster() -> None:
-    scenario = scenario_of("default", ["fleet.instances=100", "scenario.duration=6h"])
-    result = simulate(scenario, jobs=2, dask="local")
-    assert result.engine["shards"]["on"] == "local"
-    assert golden_summary(result) == golden_summary(simulate(scenario))
-
-
-def test_a_sampled_runs_recovery_baseline_is_the_same_sample() -> None:
-    from sim.recovery import baseline_run
-
-    scenario = scenario_of("outage-recovery")
-    result = simulate(scenario, sample=0.5)
-    baseline = baseline_run(result, sample=0.5)
-    assert baseline is not None
-    simulated = result.engine["sample"]["instances_simulated"]
-    assert baseline.engine["sample"]["instances_simulated"] == simulated
-    assert baseline.counters.total("token", "503") == 0 < result.counters.total("token", "503")

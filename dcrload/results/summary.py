@@ -14,7 +14,6 @@ from typing import Any
 from dcrload.analysis.recovery import fault_windows
 from dcrload.model.counts import MEASURES, RunCounts, RunResult
 from dcrload.results.files import endpoint_summary, write_json, write_timeseries
-from dcrload.results.report import plot_report
 
 DCR_ENDPOINTS = ("register", "token")
 SERVICE_COLUMNS = ("bin_start_s", "endpoint", "measure", "requests", "mean_ms", "p50_ms",
@@ -232,6 +231,10 @@ def write_files(
     write_timeseries(out / "timeseries.csv", result.counters.items(), info.bin)
     if result.counts.service.workers:
         write_service(out / "service.csv", result.counts, info.bin)
+    # matplotlib only where a picture is drawn: a Locust process, a sweep's or a Dask
+    # worker computes summaries and would pay most of a second to load it
+    from dcrload.results.report import plot_report
+
     inputs = report_inputs(result, summary, title, baseline=baseline, time_scale=time_scale)
     plot_report(out / "report.png", **inputs)
 
