@@ -1,25 +1,28 @@
-"""A plain phone's day without the agent: the run to completion's fast path for mobile apps.
+"""A plain day without the agent: the run to completion's fast path for phone and TV apps.
 
-Most of a default fleet is phones whose whole day is decided by their draws: sessions
-that start and end, API calls every `usage.api_interval` on a cached token, a token
-request at a launch or on the foreground timer when the token nears its refresh point, and
-nothing else — no loss, no update, no outage, no revocation, no throttle that refuses, no
-failure. For such an instance the agent's generator, the lifecycle's state machine and
-the server's dispatch do the same few things in the same order every time; this module
-does those things directly, from the same streams with the same draws in the same order,
-and records the same counts with the same calls in the same order (`tests/test_plainday.py`
-holds every count of every shipped scenario, fast path against the agent and against
-stepping, byte for byte).
+Most of a default fleet is apps whose whole day is decided by their draws: sessions that
+start and end, API calls every `usage.api_interval` on a cached token, a token request at
+a launch, on the foreground timer or (a TV) on the background timer when the token nears
+its refresh point, and nothing else — no loss, no update, no outage, no revocation, no
+throttle that refuses, no failure. For such an instance the agent's generator, the
+lifecycle's state machine and the server's dispatch do the same few things every time;
+this module does those things directly, with the same draws from the same streams in the
+same order, and records the same counts (`tests/test_plainday.py` holds every record of
+every shipped scenario, and of variants built to make it give up, to the agent's, byte
+for byte).
 
-It never guesses. `plain_fleet` says whether a run may use it at all (statically: no
-outage, revocation, rollout or TTL drift, a throttle that provably admits every request of
-a plain day); `plain_day` then follows one instance and gives up — returning None before
-anything was recorded — at the first thing outside a plain day (a loss before the end, a
-device clock that runs fast or steps, a cold start, a timeout, a tie between two due
-times). The driver then runs that instance with the agent, as before, from fresh streams.
-What it follows is `Agent.life` with `renew=True` and bulk calls, and the lifecycle's
-exact-clock answers to `usable_until` and `next_action` (a phone's monotonic clock at
-rate 1 reads true time; a wall-clock offset does not touch an `expires_in` basis).
+It never guesses. `plain_fleet` says which cohorts of a run may use it at all
+(statically: no outage, revocation, rollout, TTL jitter, refusal cost or API jitter, a
+throttle that admits a call per API interval, no always-on server, no anti-pattern);
+`PlainDay.run` then follows one instance and gives up — returning None with nothing
+recorded and the usage stream put back — at the first thing outside a plain day (a loss
+inside the day, a cold start, a refusal, a timeout, a call that would fail, a spin). The
+driver then runs that instance with the agent, from fresh streams. What it follows is
+`Agent.life` with `renew=True` and bulk calls (background renewals as `Agent._renewals`
+sends them), the lifecycle's answers in its plain states (`usable_until`, `next_action`'s
+refresh rule and wake-up, `renewal_due`/`renewal_wait`), the device clock read through
+`DeviceClock` as `AppInstance` reads it, and the server's answers as `SimServer.answer`
+and `_burst` give them. A change to any of those must be made here too; the test says so.
 """
 
 from __future__ import annotations
@@ -41,8 +44,8 @@ SPINS = 100
 
 
 def plain_fleet(model: FleetModel, server: SimServer) -> list[bool]:
-    """Per cohort: whether its instances may take the fast path in this run (a phone app
-    with a proactive strategy on the `expires_in` basis, in a run whose server can only
+    """Per cohort: whether its instances may take the fast path in this run (a phone or TV
+    app with a proactive strategy and no anti-pattern, in a run whose server can only
     answer a plain day's requests with 2xx)."""
     scenario = model.scenario
     throttle = scenario.server.throttle
