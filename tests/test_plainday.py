@@ -55,11 +55,19 @@ VARIANTS: dict[str, tuple[list[str], bool]] = {
     # name: (overrides, whether some phone's day is still plain)
     "losses": (["faults.credential_loss_per_day=0.5"], True),
     "skewed, stepped clocks": (
-        ["faults.clock.skew_ppm_sd=50", "faults.clock.steps_per_day=2", "token.ttl=1h"],
+        ["faults.clock.skew_ppm_sd=50", "faults.clock.steps_per_day=2", "token.ttl=2h"],
         True,
     ),
     "wild clocks": (["faults.clock.wild_fraction=0.5"], True),
-    "short tokens, many sessions": (["token.ttl=20m", "usage.sessions_per_day=12"], True),
+    "short tokens, many sessions": (
+        [
+            "token.ttl=20m",
+            "usage.sessions_per_day=12",
+            "cohorts.0.share=0.8",
+            "cohorts.1.share=0.2",
+        ],
+        True,
+    ),
     "back-to-back sessions": (
         [
             "usage.sessions_per_day=40",
