@@ -11,9 +11,12 @@ those trivially, so the fraction it takes is checked too.
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from golden import SMALL, scenario_of
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dcrload.model.counts import RunCounts
 from dcrload.model.plans import FleetModel, fleet_plans, install_schedule
@@ -124,3 +127,66 @@ def test_stepping_servers_and_anti_patterns_never_take_it() -> None:
         for may, cohort in zip(allowed, scenario.cohorts, strict=True):
             if cohort.platform == "server" or cohort.antipattern != "none":
                 assert not may, cohort.name
+
+
+GENERATED = settings(
+    max_examples=int(os.environ.get("DCRLOAD_PLAIN_EXAMPLES", "10")),
+    deadline=None,
+    derandomize="DCRLOAD_PLAIN_EXAMPLES" not in os.environ,  # the suite: the same cases
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+@GENERATED
+@given(
+    ttl_minutes=st.integers(30, 720),
+    sessions=st.sampled_from([1, 3, 8]),
+    median_minutes=st.integers(1, 90),
+    interval_s=st.sampled_from([60, 300, 900]),
+    strategies=st.tuples(
+        *[st.sampled_from(["google-auth", "azure-identity", "msal", "kubelet", "botocore"])] * 2
+    ),
+    bases=st.tuples(*[st.sampled_from(["exp", "expires_in"])] * 2),
+    offset_sd=st.sampled_from([0, 30, 600]),
+    wild=st.sampled_from([0.0, 0.05, 0.3]),
+    skew=st.sampled_from([0, 50]),
+    losses=st.sampled_from([0.0, 0.001, 0.3]),
+    service_ms=st.sampled_from([5, 25, 2000]),
+)
+def test_generated_fleets_count_the_same_with_the_fast_path(
+    ttl_minutes: int,
+    sessions: int,
+    median_minutes: int,
+    interval_s: int,
+    strategies: tuple[str, str],
+    bases: tuple[str, str],
+    offset_sd: int,
+    wild: float,
+    skew: int,
+    losses: float,
+    service_ms: int,
+) -> None:
+    """Any mix of token lifetime, usage, strategies, expiry bases, clocks, losses and
+    service time: every record the same with the fast path on and off."""
+    overrides = [
+        "fleet.instances=20",
+        "scenario.duration=1d",
+        f"token.ttl={ttl_minutes}m",
+        f"usage.sessions_per_day={sessions}",
+        f'usage.session_length={{dist="lognormal",median="{median_minutes}m",sigma=0.8}}',
+        f"usage.api_interval={interval_s}s",
+        f"cohorts.0.refresh={strategies[0]}",
+        f"cohorts.1.refresh={strategies[1]}",
+        f"cohorts.0.expiry_basis={bases[0]}",
+        f"cohorts.1.expiry_basis={bases[1]}",
+        f'faults.clock.offset={{dist="normal",sd="{offset_sd}s"}}',
+        f"faults.clock.wild_fraction={wild}",
+        f"faults.clock.skew_ppm_sd={skew}",
+        f"faults.credential_loss_per_day={losses}",
+        f'server.service_time={{dist="exponential",mean="{service_ms}ms"}}',
+    ]
+    scenario = scenario_of("default", overrides)
+    slow, _ = everything(scenario, plain=False)
+    fast, _ = everything(scenario, plain=True)
+    assert fast == slow
