@@ -341,16 +341,6 @@ class _Day:
             self.api_first = True
         self.series.append((now, n))
 
-    def fetch_due(self, now: float, wanted: bool, foreground: bool) -> bool:
-        """`_refresh_reason` (no retry, no give-up, no rejected token)."""
-        reading = self.read(now)
-        timer_ok = (foreground or self.timers) and now >= self.earliest
-        if reading >= self.expiry:
-            return (wanted and not self.for_call) or timer_ok
-        if reading < self.refresh_at:
-            return False
-        return timer_ok or (wanted and not self.for_call)
-
     def wait_until(self, now: float, foreground: bool) -> float:
         """`next_action`'s wake-up when nothing is due (the refresh timer)."""
         if not (foreground or self.timers):
@@ -386,7 +376,7 @@ class _Day:
         usage = plan.usage
         interval = model.api_interval
         next_start, session_length = model.diurnal.next_start, model.session_length.sample
-        timers = self.timers
+        timers, read = self.timers, self.read
         session_start = plan.first_launch
         session_end = -math.inf
         session_after: float | None = None
@@ -432,15 +422,19 @@ class _Day:
                     continue
                 wanted = True  # ApiCallDue
 
-            # ---- next_action, in the states a plain day has
-            if wanted:
-                api_ready = self.for_call or self.read(now) < self.expiry
-                fetch = self.fetch_due(now, True, foreground)
-                if not fetch and not api_ready:
-                    raise GiveUp  # the call would fail
+            # ---- next_action, in the states a plain day has (`_refresh_reason` inline)
+            reading = read(now)
+            expiry, for_call = self.expiry, self.for_call
+            timer_ok = (foreground or timers) and now >= self.earliest
+            if reading >= expiry:
+                fetch = (wanted and not for_call) or timer_ok
+            elif reading < self.refresh_at:
+                fetch = False
             else:
-                api_ready = False
-                fetch = self.fetch_due(now, False, foreground)
+                fetch = timer_ok or (wanted and not for_call)
+            api_ready = wanted and (for_call or reading < expiry)
+            if wanted and not fetch and not api_ready:
+                raise GiveUp  # the call would fail
             if fetch:
                 self.fetch(now, wanted)
                 continue
