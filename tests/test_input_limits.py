@@ -23,7 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from generated import suite_settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from dcrload.cli import main
@@ -335,13 +336,7 @@ def _alarm(signum: int, frame: object) -> None:
     raise Hang
 
 
-FUZZ = settings(
-    max_examples=int(os.environ.get("DCRLOAD_FUZZ_EXAMPLES", "60")),
-    deadline=None,
-    derandomize="DCRLOAD_FUZZ_EXAMPLES" not in os.environ,  # the suite: the same cases
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+FUZZ = suite_settings("DCRLOAD_FUZZ_EXAMPLES", 60)  # the suite: the same cases
 
 
 @FUZZ
@@ -405,13 +400,7 @@ def check_runs_or_refuses(overrides: list[str], garbage: bytes | str | None) -> 
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@settings(
-    max_examples=int(os.environ.get("DCRLOAD_FUZZ_EXAMPLES", "15")),
-    deadline=None,
-    derandomize="DCRLOAD_FUZZ_EXAMPLES" not in os.environ,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+@suite_settings("DCRLOAD_FUZZ_EXAMPLES", 15)
 @given(overrides=st.lists(st.one_of(OVERRIDE, PLAUSIBLE_OVERRIDE), max_size=2))
 def test_the_command_line_runs_or_refuses_generated_overrides(overrides: list[str]) -> None:
     """Through `main()`, result files and report included: exit 0, or exit 2 with one line."""

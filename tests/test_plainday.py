@@ -11,11 +11,11 @@ those trivially, so the fraction it takes is checked too.
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
+from generated import suite_settings
 from golden import SMALL, scenario_of
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from dcrload.model.counts import RunCounts
@@ -135,13 +135,8 @@ def test_stepping_servers_and_anti_patterns_never_take_it() -> None:
                 assert not may, cohort.name
 
 
-GENERATED = settings(
-    max_examples=int(os.environ.get("DCRLOAD_PLAIN_EXAMPLES", "10")),
-    deadline=None,
-    derandomize="DCRLOAD_PLAIN_EXAMPLES" not in os.environ,  # the suite: the same cases
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+GENERATED = suite_settings("DCRLOAD_PLAIN_EXAMPLES", 10)
+"""Ten fixed cases; DCRLOAD_PLAIN_EXAMPLES=N runs N random ones."""
 
 
 @GENERATED
