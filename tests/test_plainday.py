@@ -52,12 +52,23 @@ def differing(fast: dict[str, str], slow: dict[str, str]) -> list[str]:
     return [key for key in slow.keys() | fast.keys() if fast.get(key) != slow.get(key)]
 
 
+def may_take(scenario: object) -> bool:
+    """Whether any cohort of `scenario` may take the fast path (else both runs are one)."""
+    model = FleetModel(scenario, 7)  # type: ignore[arg-type]
+    return any(plain_fleet(model, SimServer(scenario, fifo=False)))  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_every_shipped_scenario_counts_the_same_with_the_fast_path(name: str) -> None:
     scenario = scenario_of(name)
+    if not may_take(scenario):  # an outage, a revocation, servers, anti-patterns, ...
+        _, taken = everything(scenario, plain=True)
+        assert taken == 0
+        return
     slow, _ = everything(scenario, plain=False)
-    fast, _ = everything(scenario, plain=True)
+    fast, taken = everything(scenario, plain=True)
     assert differing(fast, slow) == []
+    assert taken > 0 or not scenario.fleet.instances  # only new installs: they register
 
 
 VARIANTS: dict[str, tuple[list[str], bool]] = {
@@ -104,7 +115,7 @@ VARIANTS: dict[str, tuple[list[str], bool]] = {
 def test_a_day_the_fast_path_gives_up_on_counts_the_same(
     overrides: list[str], some_plain: bool
 ) -> None:
-    scenario = scenario_of("default", ["fleet.instances=100", "scenario.duration=1d", *overrides])
+    scenario = scenario_of("default", ["fleet.instances=60", "scenario.duration=1d", *overrides])
     slow, _ = everything(scenario, plain=False)
     fast, taken = everything(scenario, plain=True)
     assert differing(fast, slow) == []
@@ -135,8 +146,8 @@ def test_stepping_servers_and_anti_patterns_never_take_it() -> None:
                 assert not may, cohort.name
 
 
-GENERATED = suite_settings("DCRLOAD_PLAIN_EXAMPLES", 10)
-"""Ten fixed cases; DCRLOAD_PLAIN_EXAMPLES=N runs N random ones."""
+GENERATED = suite_settings("DCRLOAD_PLAIN_EXAMPLES", 6)
+"""Six fixed cases; DCRLOAD_PLAIN_EXAMPLES=N runs N random ones."""
 
 
 @GENERATED
