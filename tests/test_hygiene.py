@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from cli_runner import dcrload_here
 
+from dcrload.analysis.prediction import EXIT_BEHIND, EXIT_OUTCOMES, EXIT_PREDICTION
 from dcrload.commandline.processes import child_options, pid_alive, reap
 from dcrload.core.errors import UsageError
 from dcrload.results.files import ResultsDir, remove_dead_staging
@@ -318,7 +319,10 @@ def test_sigkill_of_a_load_test_leaves_no_process_and_no_secret(tmp_path: Path, 
     # in this process, one Locust worker: what is checked is the folder (and that what the
     # run started, marked through this process's environment, is gone when it returns)
     rerun = dcrload_here(*args, "--duration", "4s", env={MARKER: tag})
-    assert rerun.returncode in (0, 4), rerun.stderr[-2000:]  # 4: prediction tolerance
+    # a finished run with its verdict: a pass, or the prediction's own verdict on a 4 s run
+    # in a busy suite (its last second's outcomes, its generator; other tests judge those)
+    verdicts = (0, EXIT_PREDICTION, EXIT_OUTCOMES, EXIT_BEHIND)
+    assert rerun.returncode in verdicts, rerun.stdout[-2000:] + rerun.stderr[-2000:]
     assert (out / "summary.json").is_file()
     assert not staging.exists()  # the dead run's staging folder was removed
     for path in out.rglob("*"):  # a finished run keeps no private key either
