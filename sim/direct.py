@@ -88,7 +88,7 @@ def run_fleet(
     """Run every plan's agent alone; return the events. `progress(done)` every 1,000;
     `recorder(plan)` picks each agent's counts (a sample's replicate group), else `counts`;
     `check_queue` raises `WouldQueue` as soon as a check finds a request that waited;
-    `plain` runs each plain phone's day without the agent (`sim.plainday`, same counts)."""
+    `plain` runs each plain day without the agent (`sim.plainday`, same counts)."""
     timeline = Timeline()
     events = 0
     check_at = FIRST_QUEUE_CHECK if check_queue else -1

@@ -75,7 +75,7 @@ def simulate(
     a test holds the two to it). `jobs` > 1 splits the fleet into shards run in parallel,
     `sample` < 1 simulates that fraction of it and scales the counts, `dask` runs the
     shards on a Dask cluster (`sim.shards`). `plain=False` runs every instance in the agent,
-    also the plain phones the run to completion otherwise runs without it (`sim.plainday`;
+    also the plain days the run to completion otherwise runs without it (`sim.plainday`;
     same counts, a test holds the two to it). A fleet whose instances share a throttle
     bucket is not split (a shard would see only its share of the bucket's traffic).
     """
