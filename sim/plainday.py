@@ -140,11 +140,14 @@ class PlainDay:
             server.services.extend(services)
             server.tokens += len(arrivals)
             record = server.record
-            for k, sent in enumerate(day.token_sent):
-                if record is not None:
-                    start = arrivals[k] + 0.0
-                    record.busy(start, start + services[k])
-                    record.served("token", sent, 0.0, day.token_answered[k])
+            if record is not None:
+                for arrival, service, sent, answered in zip(
+                    arrivals, services, day.token_sent, day.token_answered, strict=True
+                ):
+                    start = arrival + 0.0
+                    record.busy(start, start + service)
+                    record.served("token", sent, 0.0, answered)
+            for sent in day.token_sent:
                 request("token", "201", sent, cohort)
         counts.left(cohort, 0)
 
@@ -266,15 +269,18 @@ class _Day:
         self.server_expiry = server_expiry
         self.for_call = for_call
 
+    def _bucket(self, now: float) -> TokenBucket:
+        """This device's throttle bucket, full at its first request (`SimServer.answer`)."""
+        bucket = self.bucket
+        if bucket is None:
+            bucket = self.bucket = TokenBucket(self.server._burst_size, now)
+        return bucket
+
     def admit(self, now: float) -> None:
         """The server's throttle bucket (this device's own): a refusal is not plain."""
         server = self.server
-        if server._throttling:
-            bucket = self.bucket
-            if bucket is None:
-                bucket = self.bucket = TokenBucket(server._burst_size, now)
-            if not bucket.take(now, server._rate, server._burst_size):
-                raise GiveUp
+        if server._throttling and not self._bucket(now).take(now, server._rate, server._burst_size):
+            raise GiveUp
 
     def fetch(self, now: float, wanted: bool) -> None:
         """One token request sent at `now` (`SimServer.answer`, then `_parse_token`)."""
@@ -329,9 +335,7 @@ class _Day:
         server = self.server
         if server._throttling:
             rate, size = server._rate, server._burst_size
-            bucket = self.bucket
-            if bucket is None:
-                bucket = self.bucket = TokenBucket(size, now)
+            bucket = self._bucket(now)
             if every * rate < 1.0 or bucket.level_at(now, rate, size) < 1.0:
                 raise GiveUp
             bucket.take_series(now, every, n, rate, size)
@@ -357,11 +361,8 @@ class _Day:
         return reading >= self.expiry or reading >= self.refresh_at
 
     def renewal_wait(self, now: float) -> float | None:
-        if now >= self.earliest:
-            reading = self.read(now)
-            if reading >= self.expiry or reading >= self.refresh_at:
-                return None
-        return self.wait_until(now, False)
+        """`AppInstance.renewal_wait`: None when a renewal is due now, else its timer."""
+        return None if self.renewal_due(now) else self.wait_until(now, False)
 
     def live(self, end_at: float) -> bool:
         """`Agent.life` with `renew=True` and bulk calls; False where the day is not plain."""

@@ -142,7 +142,7 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
 
     server = SimServer(scenario, fifo=task.mode == "event", counts=recorders[0])
     plans = fleet_plans(model, installs, keep=chosen.tolist())  # type: ignore[arg-type]
-    fast = PlainDay(model, server)
+    fast = PlainDay(model, server) if task.mode != "event" else None
     if task.mode == "event":
         events = run_events(model, plans, server, recorders[0], recorder=recorder)
     else:
@@ -166,7 +166,7 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
         "tokens": server.tokens,
         "events": events,
         "instances": len(chosen),
-        "plain_days": fast.taken,
+        "plain_days": fast.taken if fast is not None else 0,
     }
 
 
