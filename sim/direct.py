@@ -88,7 +88,8 @@ def run_fleet(
     """Run every plan's agent alone; return the events. `progress(done)` every 1,000;
     `recorder(plan)` picks each agent's counts (a sample's replicate group), else `counts`;
     `check_queue` raises `WouldQueue` as soon as a check finds a request that waited;
-    `plain` runs each plain day without the agent (`sim.plainday`, same counts)."""
+    `plain` runs each plain day without the agent (`sim.plainday`, same counts; its
+    records are flushed before each agent, each check and the end)."""
     timeline = Timeline()
     events = 0
     check_at = FIRST_QUEUE_CHECK if check_queue else -1
@@ -97,6 +98,8 @@ def run_fleet(
         mine = counts if recorder is None else recorder(plan)
         taken = None if fast is None else fast.run(plan, mine)
         if taken is None:
+            if fast is not None:
+                fast.flush()  # the plain days' records first, in the agent's order
             timeline.t = 0.0
             agent = Agent(model, plan, mine, timeline.now, renew=True)
             taken = run_alone(agent, server, timeline)
@@ -104,7 +107,11 @@ def run_fleet(
         if progress is not None and done % 1000 == 0:
             progress(done)
         if done == check_at:
+            if fast is not None:
+                fast.flush()
             if not server.queue_free():
                 raise WouldQueue(done)
             check_at *= 2
+    if fast is not None:
+        fast.flush()
     return events

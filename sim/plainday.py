@@ -30,11 +30,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 from dcrload.core.clocks import DeviceClock
 from dcrload.core.lifecycle import MIN_TOKEN_USE, InstanceConfig
 from dcrload.core.streams import LazyStream, Rng
-from dcrload.core.throttle import TokenBucket
 from dcrload.model.counts import RunCounts
 from dcrload.model.plans import FleetModel, Plan, own_cycle
 from sim.server import SimServer
@@ -74,7 +74,17 @@ def plain_fleet(model: FleetModel, server: SimServer) -> list[bool]:
 
 
 class PlainDay:
-    """The fast path of one run: the run's constants, read once, and `run(plan)`."""
+    """The fast path of one run: the run's constants, read once, `run(plan, counts)`, and
+    `flush()`, which writes the records of the plain days run since the last flush.
+
+    A plain day's requests are appended to lists for the whole run, not recorded one by
+    one (that was a fifth of its time): `flush` writes them to their recorders in bulk, and
+    the driver flushes before it runs an instance in the agent, before it checks the queue
+    and at the end, so every recorder and the server get their records in the order the
+    agent would have given them, and no one reads a count in between. The kinds of record
+    a day makes are registered with its recorder when the day ends, as the agent would
+    have registered them (a recorder's rows keep the order it first saw them in).
+    """
 
     def __init__(self, model: FleetModel, server: SimServer) -> None:
         self.model = model
@@ -82,18 +92,49 @@ class PlainDay:
         self.allowed = plain_fleet(model, server)
         self.taken = 0
         """Instances the fast path ran (the rest ran in the agent)."""
+        self._pending: dict[int, _Pending] = {}
+        # the server's records of the plain days' token requests, not yet written
+        self.arrivals: list[float] = []
+        self.services: list[float] = []
+        self.sent: list[float] = []
+        self.answered: list[float] = []
 
     def run(self, plan: Plan, counts: RunCounts) -> int | None:
-        """Run `plan`'s day and record it in `counts`; its events, or None if it is not
-        plain: then nothing was recorded and `plan.usage` is where it was."""
+        """Run `plan`'s day for `counts` (written at the next `flush`); its events, or None
+        if it is not plain: then nothing was recorded and `plan.usage` is where it was."""
         usage = plan.usage
         state, gauss_next = usage.state, usage.gauss_next
-        events = self._day(plan, counts)
+        pending = self._pending.get(id(counts))
+        if pending is None:
+            pending = self._pending[id(counts)] = _Pending(counts)
+        marks = self._marks(pending, plan.cohort)
+        events = self._day(plan, pending)
         if events is None:
             usage.state, usage.gauss_next = state, gauss_next
+            self._take_back(pending, plan.cohort, marks)
         return events
 
-    def _day(self, plan: Plan, counts: RunCounts) -> int | None:
+    def _lists(self, pending: _Pending, cohort: int) -> tuple[list[Any], ...]:
+        return (
+            pending.api,
+            pending.series_first,
+            pending.series_n,
+            pending.tokens[cohort],
+            self.arrivals,
+            self.services,
+            self.sent,
+            self.answered,
+        )
+
+    def _marks(self, pending: _Pending, cohort: int) -> tuple[int, ...]:
+        return tuple(map(len, self._lists(pending, cohort)))
+
+    def _take_back(self, pending: _Pending, cohort: int, marks: tuple[int, ...]) -> None:
+        """Drop what a day that gave up appended."""
+        for records, mark in zip(self._lists(pending, cohort), marks, strict=True):
+            del records[mark:]
+
+    def _day(self, plan: Plan, pending: _Pending) -> int | None:
         if not (self.allowed[plan.cohort] and plan.warm and plan.bulk and not plan.always_on):
             return None
         if plan.install_at != 0.0:
@@ -106,7 +147,7 @@ class PlainDay:
             return None  # a credential loss inside the day
         config = model.configs[cohort]
         clock = model.clock(model.stream(index, "clock"))
-        day = _Day(self, plan, config, clock)
+        day = _Day(self, plan, config, clock, pending)
         # prime (Agent.prime, AppInstance.restore): a token of random age below the cycle
         ttl = model.ttl
         cycle = own_cycle(config, clock, ttl, model.cycles[cohort])
@@ -116,40 +157,99 @@ class PlainDay:
         day.token(issued, reading, expiry, ttl, issued + ttl, False)
         if not day.live(end_at):
             return None
-        self._record(plan, counts, day)
+        self._record(plan, pending, day)
         self.taken += 1
         return day.events
 
-    def _record(self, plan: Plan, counts: RunCounts, day: _Day) -> None:
-        """Record the day as the agent and the server would have: the same records (they
-        are binned, so their order does not matter — except which kind a new recorder
-        sees first, which its rows keep, and that is kept)."""
-        server, cohort, interval = self.server, plan.cohort, self.model.api_interval
-        counts.joined(cohort)
+    def _record(self, plan: Plan, pending: _Pending, day: _Day) -> None:
+        """What the agent records for the day beyond the requests (in the lists already):
+        the instance, its wanted calls, the cohort's totals, the kinds of request."""
+        counts, cohort = pending.counts, plan.cohort
+        counts.instances += 1
         counts.api_wanted += day.wanted_calls
-        request = counts.request
-        for kind in ("api", "token") if day.api_first else ("token", "api"):
-            if kind == "api":
-                for sent in day.api_sent:
-                    request("api", "200", sent, cohort)
-                for first, n in day.series:
-                    counts.series("api", "200", first, interval, n, cohort)
-                continue
-            arrivals, services = day.token_arrival, day.token_service
-            server.arrivals.extend(arrivals)
-            server.services.extend(services)
-            server.tokens += len(arrivals)
-            record = server.record
-            if record is not None:
-                for arrival, service, sent, answered in zip(
-                    arrivals, services, day.token_sent, day.token_answered, strict=True
-                ):
-                    start = arrival + 0.0
-                    record.busy(start, start + service)
-                    record.served("token", sent, 0.0, answered)
-            for sent in day.token_sent:
-                request("token", "201", sent, cohort)
-        counts.left(cohort, 0)
+        row = counts.by_cohort[cohort]
+        row["instances"] += 1
+        row["api"] += day.api_calls
+        row["token"] += day.fetches
+        self.server.tokens += day.fetches
+        kinds = (cohort, day.api_first, day.api_calls > 0, day.fetches > 0)
+        if kinds not in pending.seen:
+            pending.seen.add(kinds)
+            self._register(counts, *kinds)
+
+    def _register(
+        self, counts: RunCounts, cohort: int, api_first: bool | None, api: bool, token: bool
+    ) -> None:
+        """Register the day's kinds of record with `counts` and the server's recorder in the
+        order the agent's records would have (API or token first, as the day's first
+        request was; a token request's service record before its count)."""
+        for kind in ("api", "token") if api_first else ("token", "api"):
+            if kind == "api" and api:
+                counts.counters.code("api", "200")
+            elif kind == "token" and token:
+                if self.server.record is not None:
+                    self.server.record.code("token")
+                counts.counters.code("token", "201")
+                counts.per_second.code("token")
+                counts.per_second.code(counts.cohort_rows[cohort])
+
+    def flush(self) -> None:
+        """Write every plain day's requests run since the last flush to their recorders and
+        the server (all inside [0, duration): a plain day ends by then)."""
+        interval = self.model.api_interval
+        for pending in self._pending.values():
+            pending.write(interval)
+        arrivals, services = self.arrivals, self.services
+        if not arrivals:
+            return
+        server = self.server
+        server.arrivals.extend(arrivals)
+        server.services.extend(services)
+        record = server.record
+        if record is not None:
+            starts = [arrival + 0.0 for arrival in arrivals]
+            record.busy_spans(starts, [a + b for a, b in zip(starts, services, strict=True)])
+            record.served_times(record.code("token"), self.sent, 0.0, self.answered)
+        for records in (arrivals, services, self.sent, self.answered):
+            records.clear()
+
+
+class _Pending:
+    """One recorder's plain-day requests not yet written (`PlainDay.flush`)."""
+
+    __slots__ = ("api", "counts", "seen", "series_first", "series_n", "tokens")
+
+    def __init__(self, counts: RunCounts) -> None:
+        self.counts = counts
+        self.api: list[float] = []
+        """Send times of API calls that went out alone."""
+        self.series_first: list[float] = []
+        self.series_n: list[int] = []
+        """Straight bursts: first call, number of calls (one API interval apart)."""
+        self.tokens: list[list[float]] = [[] for _ in range(counts.cohorts)]
+        """Send times of token requests, per cohort."""
+        self.seen: set[tuple[int, bool | None, bool, bool]] = set()
+        """The kinds of day already registered (`PlainDay._register`)."""
+
+    def write(self, interval: float) -> None:
+        counts = self.counts
+        counters = counts.counters
+        if self.api:
+            counters.add_times(counters.codes[("api", "200")], self.api)
+            self.api.clear()
+        if self.series_first:
+            counters.add_runs(
+                counters.codes[("api", "200")], self.series_first, interval, self.series_n
+            )
+            self.series_first.clear()
+            self.series_n.clear()
+        per_second = counts.per_second
+        for cohort, sent in enumerate(self.tokens):
+            if sent:
+                counters.add_times(counters.codes[("token", "201")], sent)
+                per_second.add_times(per_second.code("token"), sent)
+                per_second.add_times(per_second.code(counts.cohort_rows[cohort]), sent)
+                sent.clear()
 
 
 def _readings(
@@ -158,7 +258,7 @@ def _readings(
     """`reading(t)` and `when(target, after)` of the device clock on the cohort's basis,
     as `AppInstance` computes them (`DeviceClock.reading`/`when`; true time when exact),
     with the branches that cannot change for this clock taken once."""
-    if clock.exact:
+    if reads_true_time(clock, basis):
         return _true_time, _true_when
     when = partial(clock.when, basis)
     if clock.steps:
@@ -168,6 +268,13 @@ def _readings(
         offset = clock.offset
         return (lambda t: t * rate + offset), when
     return (lambda t: t * rate), when
+
+
+def reads_true_time(clock: DeviceClock, basis: str) -> bool:
+    """Whether the clock's reading on `basis` is true time, bit for bit: an exact clock, or
+    the monotonic clock ("expires_in") of one with no skew, whatever its offset (t·1.0 is
+    t, and `DeviceClock.when` inverts it to max(after, target))."""
+    return clock.exact or (basis != "exp" and clock.rate == 1.0 and not clock.steps)
 
 
 def _true_time(t: float) -> float:
@@ -191,38 +298,48 @@ class _Day:
     """
 
     __slots__ = (
+        "api_calls",
         "api_first",
         "api_sent",
         "basis",
-        "bucket",
         "clock",
         "config",
         "earliest",
         "events",
         "exact",
         "expiry",
+        "fetches",
         "for_call",
+        "level",
         "model",
         "plan",
         "read",
         "refresh_at",
         "refresh_rng",
-        "series",
+        "series_first",
+        "series_n",
         "server",
         "server_expiry",
+        "since",
         "srv_rng",
         "t",
         "timers",
         "token_answered",
         "token_arrival",
         "token_sent",
+        "token_served",
         "token_service",
         "wanted_calls",
         "when",
     )
 
     def __init__(
-        self, fast: PlainDay, plan: Plan, config: InstanceConfig, clock: DeviceClock
+        self,
+        fast: PlainDay,
+        plan: Plan,
+        config: InstanceConfig,
+        clock: DeviceClock,
+        pending: _Pending,
     ) -> None:
         self.model, self.server, self.plan, self.config, self.clock = (
             fast.model,
@@ -231,19 +348,25 @@ class _Day:
             config,
             clock,
         )
-        self.exact = clock.exact
         self.basis = basis = config.basis
+        self.exact = reads_true_time(clock, basis)
         self.read, self.when = _readings(clock, basis)
         self.timers = config.platform != "mobile"
         self.refresh_rng: Rng = LazyStream(fast.model.key, plan.index, "refresh")  # type: ignore[assignment]
         self.srv_rng: Rng | None = None
-        self.bucket: TokenBucket | None = None
-        self.token_sent: list[float] = []
-        self.token_arrival: list[float] = []
-        self.token_service: list[float] = []
-        self.token_answered: list[float] = []
-        self.api_sent: list[float] = []
-        self.series: list[tuple[float, int]] = []
+        self.level = 0.0
+        self.since = -math.inf
+        """The throttle bucket: its level at `since` (full before the first request)."""
+        # the run's lists (PlainDay.run takes back what a day that gives up appended)
+        self.token_sent = pending.tokens[plan.cohort]
+        self.token_served = fast.sent
+        self.token_arrival = fast.arrivals
+        self.token_service = fast.services
+        self.token_answered = fast.answered
+        self.api_sent = pending.api
+        self.series_first = pending.series_first
+        self.series_n = pending.series_n
+        self.api_calls = self.fetches = 0
         self.api_first: bool | None = None
         """Whether the day's first request was an API call (the order in which a new
         recorder first sees the two kinds, which its rows keep)."""
@@ -269,18 +392,19 @@ class _Day:
         self.server_expiry = server_expiry
         self.for_call = for_call
 
-    def _bucket(self, now: float) -> TokenBucket:
-        """This device's throttle bucket, full at its first request (`SimServer.answer`)."""
-        bucket = self.bucket
-        if bucket is None:
-            bucket = self.bucket = TokenBucket(self.server._burst_size, now)
-        return bucket
-
     def admit(self, now: float) -> None:
-        """The server's throttle bucket (this device's own): a refusal is not plain."""
+        """The server's throttle bucket (this device's own, `TokenBucket.take` written out
+        on two fields; `since` is -inf until the first request, when the bucket is full):
+        a refusal is not plain."""
         server = self.server
-        if server._throttling and not self._bucket(now).take(now, server._rate, server._burst_size):
-            raise GiveUp
+        if server._throttling:
+            level = self.level + (now - self.since) * server._rate
+            if level > server._burst_size:
+                level = server._burst_size
+            self.since = now
+            if level < 1.0:
+                raise GiveUp
+            self.level = level - 1.0
 
     def fetch(self, now: float, wanted: bool) -> None:
         """One token request sent at `now` (`SimServer.answer`, then `_parse_token`)."""
@@ -298,7 +422,9 @@ class _Day:
             raise GiveUp  # a timeout
         if self.api_first is None:
             self.api_first = False
+        self.fetches += 1
         self.token_sent.append(now)
+        self.token_served.append(now)
         self.token_arrival.append(arrival)
         self.token_service.append(service)
         self.token_answered.append(min(response, server.timeout))
@@ -323,6 +449,7 @@ class _Day:
         self.for_call = False
         if self.api_first is None:
             self.api_first = True
+        self.api_calls += 1
         self.api_sent.append(now)
         self.t = now + self.server.rtt
 
@@ -333,17 +460,22 @@ class _Day:
         if server_expiry <= now or math.ceil((server_expiry - now) / every - 1e-12) < n:
             raise GiveUp  # a call of the burst would be refused
         server = self.server
-        if server._throttling:
+        if server._throttling:  # TokenBucket.level_at and take_series, written out
             rate, size = server._rate, server._burst_size
-            bucket = self._bucket(now)
-            if every * rate < 1.0 or bucket.level_at(now, rate, size) < 1.0:
+            level = self.level + (now - self.since) * rate
+            if level > size:
+                level = size
+            if every * rate < 1.0 or level < 1.0:
                 raise GiveUp
-            bucket.take_series(now, every, n, rate, size)
+            self.level = min(size - 1.0, (level - 1.0) + (n - 1) * (every * rate - 1.0))
+            self.since = now + (n - 1) * every
         self.t = now + ((n - 1) * every + server.rtt)
         self.for_call = False  # api_calls_succeeded
         if self.api_first is None:
             self.api_first = True
-        self.series.append((now, n))
+        self.api_calls += n
+        self.series_first.append(now)
+        self.series_n.append(n)
 
     def wait_until(self, now: float, foreground: bool) -> float:
         """`next_action`'s wake-up when nothing is due (the refresh timer)."""
@@ -377,7 +509,7 @@ class _Day:
         usage = plan.usage
         interval = model.api_interval
         next_start, session_length = model.diurnal.next_start, model.session_length.sample
-        timers, read = self.timers, self.read
+        timers, read, exact = self.timers, self.read, self.exact
         session_start = plan.first_launch
         session_end = -math.inf
         session_after: float | None = None
@@ -424,7 +556,7 @@ class _Day:
                 wanted = True  # ApiCallDue
 
             # ---- next_action, in the states a plain day has (`_refresh_reason` inline)
-            reading = read(now)
+            reading = now if exact else read(now)
             expiry, for_call = self.expiry, self.for_call
             timer_ok = (foreground or timers) and now >= self.earliest
             if reading >= expiry:

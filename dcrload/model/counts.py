@@ -70,6 +70,23 @@ class Counters:
             self.one_t.append(t)
             self.one_n.append(n)
 
+    def add_times(self, code: int, times: Sequence[float]) -> None:
+        """One request of `code` (from `code()`) at each of `times`, all inside
+        [0, duration): a batch of `add`s for a recorder that checked the times itself."""
+        k = len(times)
+        self.one_code.extend(array("H", [code]) * k)
+        self.one_t.extend(times)
+        self.one_n.extend(array("q", [1]) * k)
+
+    def add_runs(self, code: int, firsts: Sequence[float], step: float, ns: Sequence[int]) -> None:
+        """`add_series(…, first, step, n)` of `code` for each first and n (each n > 0, each
+        first inside [0, duration))."""
+        k = len(firsts)
+        self.run_code.extend(array("H", [code]) * k)
+        self.run_first.extend(firsts)
+        self.run_step.extend(array("d", [step]) * k)
+        self.run_n.extend(ns)
+
     def add_series(self, endpoint: str, outcome: str, first: float, step: float, n: int) -> None:
         """Count `n` requests at first, first+step, ... (those inside [0, duration))."""
         if n <= 0:
@@ -375,6 +392,30 @@ class Service:
         if seconds > self._max.get(key, -1.0):
             self._max[key] = seconds
 
+    def code(self, endpoint: str) -> int:
+        """The small integer of `endpoint` in the raw records (registered on first use)."""
+        code = self._codes.get(endpoint)
+        if code is None:
+            code = self._codes[endpoint] = len(self._endpoints)
+            self._endpoints.append(endpoint)
+        return code
+
+    def served_times(
+        self, code: int, sent: Sequence[float], wait: float, responses: Sequence[float]
+    ) -> None:
+        """`served` of `code` (from `code()`) for each sent time, all inside [0, duration),
+        and its response, each with the same wait."""
+        k = len(sent)
+        self._sent_code.extend(array("H", [code]) * k)
+        self._sent.extend(sent)
+        self._wait.extend(array("d", [wait]) * k)
+        self._response.extend(responses)
+
+    def busy_spans(self, starts: Sequence[float], ends: Sequence[float]) -> None:
+        """`busy(start, end)` for each pair."""
+        self._busy_start.extend(starts)
+        self._busy_end.extend(ends)
+
     def served(self, endpoint: str, sent: float, wait: float, response: float) -> None:
         """One request of `endpoint` sent at `sent` waited `wait` s and was answered in
         `response` s."""
@@ -567,6 +608,19 @@ class PerSecond:
         self._codes: dict[str, int] = {}
         self._code = array("H")
         self._t = array("d")
+
+    def code(self, endpoint: str) -> int:
+        """The small integer of `endpoint`'s row in the raw records (registered on first use)."""
+        code = self._codes.get(endpoint)
+        if code is None:
+            code = self._codes[endpoint] = len(self._endpoints)
+            self._endpoints.append(endpoint)
+        return code
+
+    def add_times(self, code: int, times: Sequence[float]) -> None:
+        """`add` of the row `code` (from `code()`) at each of `times`."""
+        self._code.extend(array("H", [code]) * len(times))
+        self._t.extend(times)
 
     def add(self, endpoint: str, t: float) -> None:
         code = self._codes.get(endpoint)
