@@ -98,6 +98,12 @@ class PlainDay:
         self.services: list[float] = []
         self.sent: list[float] = []
         self.answered: list[float] = []
+        # the draws a plain day makes, with their fields and seeds read once
+        self.losses = model.streams("losses")
+        self.clocks = model.streams("clock")
+        self.servers = model.streams("server")
+        self.service_time = server.service_time.sampler()
+        self.session_length = model.session_length.sampler()
 
     def run(self, plan: Plan, counts: RunCounts) -> int | None:
         """Run `plan`'s day for `counts` (written at the next `flush`); its events, or None
@@ -143,10 +149,10 @@ class PlainDay:
         index, cohort = plan.index, plan.cohort
         end_at = min(plan.uninstall_at, model.duration)
         rate = model.loss_rate
-        if rate > 0 and model.stream(index, "losses").expovariate(rate) < end_at:
+        if rate > 0 and self.losses(index).expovariate(rate) < end_at:
             return None  # a credential loss inside the day
         config = model.configs[cohort]
-        clock = model.clock(model.stream(index, "clock"))
+        clock = model.clock(self.clocks(index))
         day = _Day(self, plan, config, clock, pending)
         # prime (Agent.prime, AppInstance.restore): a token of random age below the cycle
         ttl = model.ttl
@@ -308,6 +314,7 @@ class _Day:
         "events",
         "exact",
         "expiry",
+        "fast",
         "fetches",
         "for_call",
         "level",
@@ -341,6 +348,7 @@ class _Day:
         clock: DeviceClock,
         pending: _Pending,
     ) -> None:
+        self.fast = fast
         self.model, self.server, self.plan, self.config, self.clock = (
             fast.model,
             fast.server,
@@ -386,8 +394,8 @@ class _Day:
         for_call: bool,
     ) -> None:
         """`AppInstance._token`: a token that arrived at `now`, its refresh planned."""
-        planned = self.config.refresh.plan(reading, expiry, self.refresh_rng)
-        self.expiry, self.refresh_at = expiry, planned.refresh_at
+        self.expiry = expiry
+        self.refresh_at = self.config.refresh.refresh_at(reading, expiry, self.refresh_rng)
         self.earliest = now + MIN_TOKEN_USE * lifetime
         self.server_expiry = server_expiry
         self.for_call = for_call
@@ -412,10 +420,10 @@ class _Day:
         self.admit(now)
         server = self.server
         if self.srv_rng is None:
-            self.srv_rng = self.model.stream(self.plan.index, "server")
+            self.srv_rng = self.fast.servers(self.plan.index)
         rtt = server.rtt
         arrival = now + server._half_rtt
-        service = server.service_time.sample(self.srv_rng)
+        service = self.fast.service_time(self.srv_rng)
         delay = rtt + service
         response = rtt + 0.0 + service
         if delay > server.timeout:
@@ -508,7 +516,7 @@ class _Day:
         model, plan = self.model, self.plan
         usage = plan.usage
         interval = model.api_interval
-        next_start, session_length = model.diurnal.next_start, model.session_length.sample
+        next_start, session_length = model.diurnal.next_start, self.fast.session_length
         timers, read, exact = self.timers, self.read, self.exact
         session_start = plan.first_launch
         session_end = -math.inf

@@ -187,3 +187,26 @@ def test_scenario_is_frozen() -> None:
     with pytest.raises(Exception):  # noqa: B017 - pydantic raises ValidationError
         scenario.fleet.instances = 5  # type: ignore[misc]
     assert isinstance(scenario, Scenario)
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        {"dist": "fixed", "value": "2s"},
+        {"dist": "exponential", "mean": "25ms"},
+        {"dist": "lognormal", "median": "25m", "sigma": 0.8},
+        {"dist": "uniform", "low": "-2d", "high": "2d"},
+        {"dist": "normal", "sd": "30s"},
+    ],
+)
+def test_a_distributions_sampler_draws_what_sample_draws(table: dict[str, object]) -> None:
+    """`sampler()` is `sample` with the fields read once: the same values, draw for draw."""
+    from pydantic import TypeAdapter
+
+    from dcrload.core.streams import stream
+    from dcrload.model.distributions import Distribution
+
+    dist = TypeAdapter(Distribution).validate_python(table)
+    fast, slow = stream(5, 1, "usage"), stream(5, 1, "usage")
+    draw = dist.sampler()
+    assert [draw(fast) for _ in range(200)] == [dist.sample(slow) for _ in range(200)]

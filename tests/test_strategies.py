@@ -160,3 +160,14 @@ def test_jitter_draws_from_the_rng_handed_in() -> None:
     first = kubelet.plan(0.0, SIX_HOURS, random.Random(42))
     again = kubelet.plan(0.0, SIX_HOURS, random.Random(42))
     assert first == again
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_refresh_at_is_the_plans_refresh_point(name: str) -> None:
+    """`refresh_at` (the plain day asks only for it) is `plan(...).refresh_at`, draw for draw."""
+    chosen = strategy(name)
+    for issued, expiry in ((0.0, SIX_HOURS), (ISSUED, ISSUED + 60.0), (-500.0, 200.0)):
+        ours, theirs = random.Random(3), random.Random(3)
+        alone = [chosen.refresh_at(issued, expiry, ours) for _ in range(5)]
+        planned = [chosen.plan(issued, expiry, theirs).refresh_at for _ in range(5)]
+        assert alone == planned

@@ -3,7 +3,8 @@
 Each strategy is a small frozen dataclass with one method, `plan`, that takes the token's
 issue and expiry readings on the device's own clock (the basis the cohort uses) and answers
 with a `RefreshPlan`: when to refresh proactively, and from when on a failed refresh must
-fail the caller instead of falling back on the old, still valid token. Strategies never
+fail the caller instead of falling back on the old, still valid token (`refresh_at` alone
+is the first half, for a caller that needs no more). Strategies never
 read a clock or a global random source; jitter comes from the `rng` handed in.
 
 The scenario's schema (`dcrload.model.policies`) validates a preset name or a table and
@@ -35,6 +36,9 @@ class Reactive:
     proactive: ClassVar[bool] = False
     """Whether the strategy refreshes before the token is known to be expired."""
 
+    def refresh_at(self, issued: float, expiry: float, rng: Rng) -> float:
+        return expiry
+
     def plan(self, issued: float, expiry: float, rng: Rng) -> RefreshPlan:
         return RefreshPlan(refresh_at=expiry, mandatory_at=expiry)
 
@@ -47,8 +51,11 @@ class FixedLead:
     kind: ClassVar[Literal["fixed_lead"]] = "fixed_lead"
     proactive: ClassVar[bool] = True
 
+    def refresh_at(self, issued: float, expiry: float, rng: Rng) -> float:
+        return max(issued, expiry - self.lead)
+
     def plan(self, issued: float, expiry: float, rng: Rng) -> RefreshPlan:
-        return RefreshPlan(refresh_at=max(issued, expiry - self.lead), mandatory_at=expiry)
+        return RefreshPlan(refresh_at=self.refresh_at(issued, expiry, rng), mandatory_at=expiry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +71,14 @@ class Fraction:
     kind: ClassVar[Literal["fraction"]] = "fraction"
     proactive: ClassVar[bool] = True
 
-    def plan(self, issued: float, expiry: float, rng: Rng) -> RefreshPlan:
+    def refresh_at(self, issued: float, expiry: float, rng: Rng) -> float:
         lifetime = expiry - issued
         if lifetime >= self.min_lifetime:
-            at = issued + self.fraction * lifetime
-        else:
-            at = max(issued, expiry - self.fallback_lead)
-        return RefreshPlan(refresh_at=at, mandatory_at=expiry)
+            return issued + self.fraction * lifetime
+        return max(issued, expiry - self.fallback_lead)
+
+    def plan(self, issued: float, expiry: float, rng: Rng) -> RefreshPlan:
+        return RefreshPlan(refresh_at=self.refresh_at(issued, expiry, rng), mandatory_at=expiry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +95,12 @@ class FractionJitter:
     kind: ClassVar[Literal["fraction_jitter"]] = "fraction_jitter"
     proactive: ClassVar[bool] = True
 
-    def plan(self, issued: float, expiry: float, rng: Rng) -> RefreshPlan:
+    def refresh_at(self, issued: float, expiry: float, rng: Rng) -> float:
         lead = rng.uniform(self.lead_min, self.lead_max)
-        at = issued + self.fraction * (expiry - issued) - lead
-        return RefreshPlan(refresh_at=max(issued, at), mandatory_at=expiry)
+        return max(issued, issued + self.fraction * (expiry - issued) - lead)
+
+    def plan(self, issued: float, expiry: float, rng: Rng) -> RefreshPlan:
+        return RefreshPlan(refresh_at=self.refresh_at(issued, expiry, rng), mandatory_at=expiry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,9 +116,12 @@ class AdvisoryMandatory:
     kind: ClassVar[Literal["advisory_mandatory"]] = "advisory_mandatory"
     proactive: ClassVar[bool] = True
 
+    def refresh_at(self, issued: float, expiry: float, rng: Rng) -> float:
+        return max(issued, expiry - self.advisory)
+
     def plan(self, issued: float, expiry: float, rng: Rng) -> RefreshPlan:
         return RefreshPlan(
-            refresh_at=max(issued, expiry - self.advisory),
+            refresh_at=self.refresh_at(issued, expiry, rng),
             mandatory_at=max(issued, expiry - self.mandatory),
         )
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 _MASK = (1 << 64) - 1
@@ -175,3 +176,17 @@ class LazyStream:
 def stream(key: int, index: int, purpose: str) -> Stream:
     """The stream of `purpose` for instance `index` of the run with key `key`."""
     return Stream(stream_seed(key, index, purpose))
+
+
+def streams_of(key: int, purpose: str) -> Callable[[int], Stream]:
+    """`stream(key, index, purpose)` as a function of `index`, with the run's and the
+    purpose's part of the seed added once (the same seeds: integer addition regroups)."""
+    base = key + PURPOSES[purpose] * 0xD1B54A32D192ED03
+
+    def of(index: int) -> Stream:
+        z = (base + (index + 2) * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+        return Stream(z ^ (z >> 31))
+
+    return of

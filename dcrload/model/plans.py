@@ -13,13 +13,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
 from dcrload.core.clocks import PERFECT, DeviceClock
 from dcrload.core.lifecycle import MIN_TOKEN_USE, InstanceConfig
-from dcrload.core.streams import Stream, run_key, stream
+from dcrload.core.streams import Stream, run_key, stream, streams_of
 from dcrload.model.scenario import Cohort, Rollout, Scenario
 from dcrload.model.usage import DAY, Diurnal, install_times
 
@@ -83,6 +83,14 @@ class FleetModel:
 
     def stream(self, index: int, purpose: str) -> Stream:
         return stream(self.key, index, purpose)
+
+    def streams(self, purpose: str) -> Callable[[int], Stream]:
+        """`stream(index, purpose)` as a function of the index (`streams_of`), made once."""
+        made = self.__dict__.setdefault("_streams", {})
+        of = made.get(purpose)
+        if of is None:
+            of = made[purpose] = streams_of(self.key, purpose)
+        return of
 
     def software_id_at_install(self, cohort: Cohort, install_at: float) -> str:
         """The statement an instance ships with: its cohort's, or the replacement's when it
@@ -197,7 +205,7 @@ def plan_instance(model: FleetModel, index: int, install_at: float, *, base: boo
     """
     scenario = model.scenario
     fleet = scenario.fleet
-    rng = model.stream(index, "usage")
+    rng = model.streams("usage")(index)
     warm = base and fleet.start == "warm"
     chosen = cohort_index(scenario.cohorts, rng.random())
     cohort = scenario.cohorts[chosen]

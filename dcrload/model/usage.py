@@ -25,9 +25,17 @@ class Diurnal:
     weights: tuple[float, ...]
     rates: tuple[float, ...] = ()
     """Session starts per second per instance in each hour (derived)."""
+    _past: tuple[float, ...] = ()
+    """Per hour: an intensity beyond which a start is surely after the hour (derived)."""
+    _masses: tuple[float, ...] = ()
+    """Per hour: its whole intensity, HOUR · rate, as `next_start` subtracts it (derived)."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "rates", tuple(self.per_day / DAY * w for w in self.weights))
+        rates = tuple(self.per_day / DAY * w for w in self.weights)
+        object.__setattr__(self, "rates", rates)
+        masses = tuple(HOUR * rate for rate in rates)
+        object.__setattr__(self, "_masses", masses)
+        object.__setattr__(self, "_past", tuple(mass * (1.0 + 1e-6) for mass in masses))
 
     @classmethod
     def from_usage(cls, usage: Usage) -> Diurnal:
@@ -39,22 +47,42 @@ class Diurnal:
         return self.rates[int(t % DAY // HOUR)]
 
     def next_start(self, after: float, rng: Rng) -> float:
-        """The next session start after `after`, by inverting the piecewise-constant intensity."""
+        """The next session start after `after`, by inverting the piecewise-constant intensity.
+
+        Hour by hour: the start is inside the hour if the intensity still needed is spent
+        before its end, else the hour's intensity is subtracted. A whole hour begins and
+        ends on multiples of HOUR, so what is subtracted is `_masses[h]` exactly, and an
+        intensity above `_past[h]` (a millionth more) surely outlasts the hour: those hours
+        are skipped without the division, with the same arithmetic as the full step.
+        """
         if self.per_day <= 0:
             return math.inf
         need = rng.expovariate(1.0)
         rates = self.rates
         t = after
         hour = int(t // HOUR)
+        hour_end = (hour + 1) * HOUR
+        rate = rates[hour % 24]
+        if rate > 0:  # the hour `after` falls in
+            span = need / rate
+            if t + span < hour_end:
+                return t + span
+            need -= (hour_end - t) * rate
+        hour += 1
+        past, masses = self._past, self._masses
         while True:
-            hour_end = (hour + 1) * HOUR
-            rate = rates[hour % 24]
+            at = hour % 24
+            if need > past[at]:
+                need -= masses[at]
+                hour += 1
+                continue
+            t = hour * HOUR
+            rate = rates[at]
             if rate > 0:
                 span = need / rate
-                if t + span < hour_end:
+                if t + span < t + HOUR:
                     return t + span
-                need -= (hour_end - t) * rate
-            t = hour_end
+                need -= HOUR * rate
             hour += 1
 
 
