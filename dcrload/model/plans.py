@@ -86,7 +86,7 @@ class FleetModel:
 
     def streams(self, purpose: str) -> Callable[[int], Stream]:
         """`stream(index, purpose)` as a function of the index (`streams_of`), made once."""
-        made = self.__dict__.setdefault("_streams", {})
+        made: dict[str, Callable[[int], Stream]] = self.__dict__.setdefault("_streams", {})
         of = made.get(purpose)
         if of is None:
             of = made[purpose] = streams_of(self.key, purpose)
