@@ -30,7 +30,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import partial
-from typing import Any
 
 from dcrload.core.clocks import DeviceClock
 from dcrload.core.lifecycle import MIN_TOKEN_USE, InstanceConfig
@@ -113,32 +112,10 @@ class PlainDay:
         pending = self._pending.get(id(counts))
         if pending is None:
             pending = self._pending[id(counts)] = _Pending(counts)
-        marks = self._marks(pending, plan.cohort)
         events = self._day(plan, pending)
         if events is None:
             usage.state, usage.gauss_next = state, gauss_next
-            self._take_back(pending, plan.cohort, marks)
         return events
-
-    def _lists(self, pending: _Pending, cohort: int) -> tuple[list[Any], ...]:
-        return (
-            pending.api,
-            pending.series_first,
-            pending.series_n,
-            pending.tokens[cohort],
-            self.arrivals,
-            self.services,
-            self.sent,
-            self.answered,
-        )
-
-    def _marks(self, pending: _Pending, cohort: int) -> tuple[int, ...]:
-        return tuple(map(len, self._lists(pending, cohort)))
-
-    def _take_back(self, pending: _Pending, cohort: int, marks: tuple[int, ...]) -> None:
-        """Drop what a day that gave up appended."""
-        for records, mark in zip(self._lists(pending, cohort), marks, strict=True):
-            del records[mark:]
 
     def _day(self, plan: Plan, pending: _Pending) -> int | None:
         if not (self.allowed[plan.cohort] and plan.warm and plan.bulk and not plan.always_on):
@@ -161,27 +138,35 @@ class PlainDay:
         reading = day.read(issued)
         expiry = issued + ttl if config.basis == "exp" else reading + ttl * clock.rate
         day.token(issued, reading, expiry, ttl, issued + ttl, False)
-        if not day.live(end_at):
+        try:
+            day.live(end_at)
+        except GiveUp:
+            day.take_back()
             return None
-        self._record(plan, pending, day)
         self.taken += 1
-        return day.events
+        return self._record(plan, pending, day)
 
-    def _record(self, plan: Plan, pending: _Pending, day: _Day) -> None:
+    def _record(self, plan: Plan, pending: _Pending, day: _Day) -> int:
         """What the agent records for the day beyond the requests (in the lists already):
-        the instance, its wanted calls, the cohort's totals, the kinds of request."""
+        the instance, its wanted calls, the cohort's totals, the kinds of request; the
+        day's events (the requests it sent, a burst as one)."""
         counts, cohort = pending.counts, plan.cohort
+        alone = len(pending.api) - day.api_mark
+        bursts = len(pending.series_n) - day.series_mark
+        api = alone + (sum(pending.series_n[day.series_mark :]) if bursts else 0)
+        fetches = len(self.arrivals) - day.server_mark
         counts.instances += 1
         counts.api_wanted += day.wanted_calls
         row = counts.by_cohort[cohort]
         row["instances"] += 1
-        row["api"] += day.api_calls
-        row["token"] += day.fetches
-        self.server.tokens += day.fetches
-        kinds = (cohort, day.api_first, day.api_calls > 0, day.fetches > 0)
+        row["api"] += api
+        row["token"] += fetches
+        self.server.tokens += fetches
+        kinds = (cohort, day.api_first, api > 0, fetches > 0)
         if kinds not in pending.seen:
             pending.seen.add(kinds)
             self._register(counts, *kinds)
+        return fetches + alone + bursts
 
     def _register(
         self, counts: RunCounts, cohort: int, api_first: bool | None, api: bool, token: bool
@@ -304,18 +289,16 @@ class _Day:
     """
 
     __slots__ = (
-        "api_calls",
         "api_first",
+        "api_mark",
         "api_sent",
         "basis",
         "clock",
         "config",
         "earliest",
-        "events",
         "exact",
         "expiry",
         "fast",
-        "fetches",
         "for_call",
         "level",
         "model",
@@ -324,15 +307,18 @@ class _Day:
         "refresh_at",
         "refresh_rng",
         "series_first",
+        "series_mark",
         "series_n",
         "server",
         "server_expiry",
+        "server_mark",
         "since",
         "srv_rng",
         "t",
         "timers",
         "token_answered",
         "token_arrival",
+        "token_mark",
         "token_sent",
         "token_served",
         "token_service",
@@ -374,12 +360,14 @@ class _Day:
         self.api_sent = pending.api
         self.series_first = pending.series_first
         self.series_n = pending.series_n
-        self.api_calls = self.fetches = 0
+        self.api_mark = len(pending.api)
+        self.series_mark = len(pending.series_n)
+        self.token_mark = len(self.token_sent)
+        self.server_mark = len(fast.arrivals)
         self.api_first: bool | None = None
         """Whether the day's first request was an API call (the order in which a new
         recorder first sees the two kinds, which its rows keep)."""
         self.wanted_calls = 0
-        self.events = 0
         self.t = 0.0
         self.expiry = self.refresh_at = self.earliest = self.server_expiry = 0.0
         self.for_call = False
@@ -400,10 +388,28 @@ class _Day:
         self.server_expiry = server_expiry
         self.for_call = for_call
 
-    def admit(self, now: float) -> None:
-        """The server's throttle bucket (this device's own, `TokenBucket.take` written out
-        on two fields; `since` is -inf until the first request, when the bucket is full):
-        a refusal is not plain."""
+    def take_back(self) -> None:
+        """Drop what the day appended to the run's lists (it gave up)."""
+        del self.api_sent[self.api_mark :]
+        del self.series_first[self.series_mark :]
+        del self.series_n[self.series_mark :]
+        del self.token_sent[self.token_mark :]
+        mark = self.server_mark
+        for records in (
+            self.token_served,
+            self.token_arrival,
+            self.token_service,
+            self.token_answered,
+        ):
+            del records[mark:]
+
+    # The throttle bucket in `fetch` and `call` is `TokenBucket.take` written out on two
+    # fields (`since` is -inf until the first request, when the bucket is full); a refusal
+    # is not plain.
+
+    def fetch(self, now: float, wanted: bool) -> None:
+        """One token request sent at `now` (`SimServer.answer`, then `_parse_token` and
+        `AppInstance._token`)."""
         server = self.server
         if server._throttling:
             level = self.level + (now - self.since) * server._rate
@@ -413,57 +419,58 @@ class _Day:
             if level < 1.0:
                 raise GiveUp
             self.level = level - 1.0
-
-    def fetch(self, now: float, wanted: bool) -> None:
-        """One token request sent at `now` (`SimServer.answer`, then `_parse_token`)."""
-        self.events += 1
-        self.admit(now)
-        server = self.server
-        if self.srv_rng is None:
-            self.srv_rng = self.fast.servers(self.plan.index)
+        rng = self.srv_rng
+        if rng is None:
+            rng = self.srv_rng = self.fast.servers(self.plan.index)
+        service = self.fast.service_time(rng)
         rtt = server.rtt
-        arrival = now + server._half_rtt
-        service = self.fast.service_time(self.srv_rng)
         delay = rtt + service
-        response = rtt + 0.0 + service
         if delay > server.timeout:
             raise GiveUp  # a timeout
         if self.api_first is None:
             self.api_first = False
-        self.fetches += 1
         self.token_sent.append(now)
         self.token_served.append(now)
-        self.token_arrival.append(arrival)
+        self.token_arrival.append(now + server._half_rtt)
         self.token_service.append(service)
-        self.token_answered.append(min(response, server.timeout))
+        self.token_answered.append(rtt + 0.0 + service)  # not above the timeout: see above
         done = now + delay
         self.t = done
         ttl = server.ttl
         config = self.config
         scale = config.time_scale
-        reading = self.read(done)
+        reading = done if self.exact else self.read(done)
         if self.basis == "exp":  # the simulated token is no JWT: created_at + expires_in
             expiry = (float(done * 1000.0 / 1000.0 + ttl) - config.epoch) * scale
         else:
             expiry = reading + float(ttl) * scale * self.clock.rate
-        self.token(done, reading, expiry, float(ttl) * scale, done + ttl, wanted)
+        self.expiry = expiry
+        self.refresh_at = config.refresh.refresh_at(reading, expiry, self.refresh_rng)
+        self.earliest = done + MIN_TOKEN_USE * (float(ttl) * scale)
+        self.server_expiry = done + ttl
+        self.for_call = wanted
 
     def call(self, now: float) -> None:
         """The due API call, alone (`SimServer.answer` on the API route)."""
-        self.events += 1
-        self.admit(now)
+        server = self.server
+        if server._throttling:
+            level = self.level + (now - self.since) * server._rate
+            if level > server._burst_size:
+                level = server._burst_size
+            self.since = now
+            if level < 1.0:
+                raise GiveUp
+            self.level = level - 1.0
         if now >= self.server_expiry:
             raise GiveUp  # 401: the server's clock says the token expired
         self.for_call = False
         if self.api_first is None:
             self.api_first = True
-        self.api_calls += 1
         self.api_sent.append(now)
-        self.t = now + self.server.rtt
+        self.t = now + server.rtt
 
     def burst(self, now: float, n: int, every: float) -> None:
         """n straight calls (`SimServer._burst`): all answered 200, or not plain."""
-        self.events += 1
         server_expiry = self.server_expiry
         if server_expiry <= now or math.ceil((server_expiry - now) / every - 1e-12) < n:
             raise GiveUp  # a call of the burst would be refused
@@ -481,7 +488,6 @@ class _Day:
         self.for_call = False  # api_calls_succeeded
         if self.api_first is None:
             self.api_first = True
-        self.api_calls += n
         self.series_first.append(now)
         self.series_n.append(n)
 
@@ -504,15 +510,8 @@ class _Day:
         """`AppInstance.renewal_wait`: None when a renewal is due now, else its timer."""
         return None if self.renewal_due(now) else self.wait_until(now, False)
 
-    def live(self, end_at: float) -> bool:
-        """`Agent.life` with `renew=True` and bulk calls; False where the day is not plain."""
-        try:
-            self._live(end_at)
-        except GiveUp:
-            return False
-        return True
-
-    def _live(self, end_at: float) -> None:
+    def live(self, end_at: float) -> None:
+        """`Agent.life` with `renew=True` and bulk calls; `GiveUp` where the day is not plain."""
         model, plan = self.model, self.plan
         usage = plan.usage
         interval = model.api_interval
