@@ -139,7 +139,7 @@ class PlainDay:
         expiry = issued + ttl if config.basis == "exp" else reading + ttl * clock.rate
         day.token(issued, reading, expiry, ttl, issued + ttl, False)
         try:
-            day.live(end_at)
+            day.wanted_calls = day.live(end_at)
         except GiveUp:
             day.take_back()
             return None
@@ -510,8 +510,9 @@ class _Day:
         """`AppInstance.renewal_wait`: None when a renewal is due now, else its timer."""
         return None if self.renewal_due(now) else self.wait_until(now, False)
 
-    def live(self, end_at: float) -> None:
-        """`Agent.life` with `renew=True` and bulk calls; `GiveUp` where the day is not plain."""
+    def live(self, end_at: float) -> int:
+        """`Agent.life` with `renew=True` and bulk calls: the API calls the day wanted, or
+        `GiveUp` where the day is not plain."""
         model, plan = self.model, self.plan
         usage = plan.usage
         interval = model.api_interval
@@ -524,14 +525,15 @@ class _Day:
         next_api = math.inf
         ahead = -math.inf
         last_now = -1.0
-        spins = 0
+        spins = wanted_calls = 0
+        when = self.when
         while True:
             if ahead >= 0.0:
                 now, ahead = ahead, -math.inf
             else:
                 now = self.t
             if now >= end_at:
-                return
+                return wanted_calls
             if now == last_now:
                 spins += 1
                 if spins > SPINS:
@@ -550,14 +552,25 @@ class _Day:
                 session_end = now + session_length(usage)
                 next_api = now
             if in_session and now >= next_api:
-                self.wanted_calls += 1
+                wanted_calls += 1
                 next_api = now + interval
-                limit = min(self.usable_until(now), session_end, end_at)
+                if exact:  # usable_until, inline
+                    expiry, refresh_at = self.expiry, self.refresh_at
+                    if now >= expiry or now >= refresh_at:
+                        limit = now
+                    else:
+                        limit = expiry if expiry < refresh_at else refresh_at
+                else:
+                    limit = self.usable_until(now)
+                if session_end < limit:
+                    limit = session_end
+                if end_at < limit:
+                    limit = end_at
                 if limit > now + interval:  # a straight burst (AppInstance.straight_call)
                     burst = math.ceil((limit - now) / interval - 1e-12)
                     self.burst(now, burst, interval)
                     wanted = False
-                    self.wanted_calls += burst - 1
+                    wanted_calls += burst - 1
                     next_api = now + burst * interval
                     continue
                 wanted = True  # ApiCallDue
@@ -582,7 +595,12 @@ class _Day:
                 self.call(now)
                 wanted = False
                 continue
-            until = self.wait_until(now, foreground)
+            if foreground or timers:  # wait_until, inline
+                until = when(self.refresh_at, now)
+                if until < self.earliest:
+                    until = self.earliest
+            else:
+                until = math.inf
             if not in_session:
                 usage_due = session_start
             elif next_api < session_end or until < session_end:
@@ -595,7 +613,7 @@ class _Day:
                     until = math.inf
             wake = min(until, usage_due, end_at)
             if wake >= end_at:
-                return
+                return wanted_calls
             if not in_session and wake == until and wake < session_start and self.renewal_due(wake):
                 # Agent._renewals: background renewals on the timer, one request each
                 limit = min(session_start, end_at)
@@ -617,7 +635,7 @@ class _Day:
                     last_now, spins = t, 0
                     continue
                 if ahead >= end_at:
-                    return
+                    return wanted_calls
                 continue
             ahead = wake
 
