@@ -17,11 +17,12 @@ instead of after all of them, at no more than twice the cost of the one final ch
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 
 from dcrload.model.agent import Agent, Sleep
 from dcrload.model.counts import RunCounts
-from dcrload.model.plans import FleetModel, Plan
+from dcrload.model.plans import CHUNK, FleetModel, Plan
 from sim.plainday import PlainDay
 from sim.server import SimServer
 
@@ -94,7 +95,7 @@ def run_fleet(
     events = 0
     check_at = FIRST_QUEUE_CHECK if check_queue else -1
     fast = plain if plain is not None and any(plain.allowed) else None
-    for done, plan in enumerate(plans, 1):
+    for done, plan in enumerate(_prepared(plans, fast), 1):
         mine = counts if recorder is None else recorder(plan)
         taken = None if fast is None else fast.run(plan, mine)
         if taken is None:
@@ -115,3 +116,14 @@ def run_fleet(
     if fast is not None:
         fast.flush()
     return events
+
+
+def _prepared(plans: Iterable[Plan], fast: PlainDay | None) -> Iterator[Plan]:
+    """The plans, a chunk at a time, each chunk `prepare`d for the plain day first."""
+    if fast is None:
+        yield from plans
+        return
+    ahead = iter(plans)
+    while chunk := list(itertools.islice(ahead, CHUNK)):
+        fast.prepare(chunk)
+        yield from chunk

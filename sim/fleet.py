@@ -122,7 +122,7 @@ def simulate(
                 scenario.scenario.duration, scenario.scenario.bin, len(scenario.cohorts)
             )
             server = SimServer(scenario, fifo=mode == "event", counts=counts)
-            plans = fleet_plans(model, installs)
+            plans = fleet_plans(model, installs, bulk_draws=mode == "direct")
             if mode == "direct":
                 tick = None if progress is None else _share_of(progress, info.duration, size)
                 fast = PlainDay(model, server) if plain else None

@@ -28,15 +28,22 @@ and `_burst` give them. A change to any of those must be made here too; the test
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 
 from dcrload.core.clocks import DeviceClock
 from dcrload.core.lifecycle import MIN_TOKEN_USE, InstanceConfig
-from dcrload.core.streams import LazyStream, Rng
+from dcrload.core.streams import LazyStream, Rng, Stream
 from dcrload.model.counts import RunCounts
+from dcrload.model.drawn import drawn_streams
 from dcrload.model.plans import FleetModel, Plan, own_cycle
 from sim.server import SimServer
+
+CLOCK_DRAWS = 4
+"""Clock draws made in bulk (`prepare`): a wild-clock check and a normal offset's two."""
+
+SERVER_DRAWS = 8
+"""Server draws made in bulk: a day's service times, about three of them."""
 
 SPINS = 100
 """Decisions at one instant after which the fast path leaves the day to the agent."""
@@ -103,34 +110,68 @@ class PlainDay:
         self.servers = model.streams("server")
         self.service_time = server.service_time.sampler()
         self.session_length = model.session_length.sampler()
+        self._ahead: dict[int, tuple[Stream, Stream, Stream]] = {}
+        """Streams made by `prepare`, by instance index."""
+
+    def prepare(self, plans: Sequence[Plan]) -> None:
+        """Make the losses, clock and server streams of the plans that may be plain, with
+        their first draws made at once (`drawn_streams`: the same draws), for the next
+        `run`s; streams of a plan not prepared are made one by one when it runs."""
+        indices = [plan.index for plan in plans if self._may_take(plan)]
+        key = self.model.key
+        self._ahead = dict(
+            zip(
+                indices,
+                zip(
+                    drawn_streams(key, "losses", indices, 1),
+                    drawn_streams(key, "clock", indices, CLOCK_DRAWS),
+                    drawn_streams(key, "server", indices, SERVER_DRAWS),
+                    strict=True,
+                ),
+                strict=True,
+            )
+        )
+
+    def _may_take(self, plan: Plan) -> bool:
+        return (
+            self.allowed[plan.cohort]
+            and plan.warm
+            and plan.bulk
+            and not plan.always_on
+            and plan.install_at == 0.0
+        )
 
     def run(self, plan: Plan, counts: RunCounts) -> int | None:
         """Run `plan`'s day for `counts` (written at the next `flush`); its events, or None
         if it is not plain: then nothing was recorded and `plan.usage` is where it was."""
         usage = plan.usage
-        state, gauss_next = usage.state, usage.gauss_next
+        mark = usage.mark()
         pending = self._pending.get(id(counts))
         if pending is None:
             pending = self._pending[id(counts)] = _Pending(counts)
         events = self._day(plan, pending)
         if events is None:
-            usage.state, usage.gauss_next = state, gauss_next
+            usage.rewind(mark)
         return events
 
     def _day(self, plan: Plan, pending: _Pending) -> int | None:
-        if not (self.allowed[plan.cohort] and plan.warm and plan.bulk and not plan.always_on):
-            return None
-        if plan.install_at != 0.0:
+        if not self._may_take(plan):
             return None
         model = self.model
         index, cohort = plan.index, plan.cohort
+        ahead = self._ahead.pop(index, None)
+        if ahead is None:
+            losses, clocks, servers = self.losses(index), self.clocks(index), None
+        else:
+            losses, clocks, servers = ahead
         end_at = min(plan.uninstall_at, model.duration)
         rate = model.loss_rate
-        if rate > 0 and self.losses(index).expovariate(rate) < end_at:
+        if rate > 0 and losses.expovariate(rate) < end_at:
             return None  # a credential loss inside the day
         config = model.configs[cohort]
-        clock = model.clock(self.clocks(index))
+        clock = model.clock(clocks)
         day = _Day(self, plan, config, clock, pending)
+        day.srv_rng = servers
         # prime (Agent.prime, AppInstance.restore): a token of random age below the cycle
         ttl = model.ttl
         cycle = own_cycle(config, clock, ttl, model.cycles[cohort])

@@ -141,7 +141,12 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
         return recorders[groups[plan.index]]
 
     server = SimServer(scenario, fifo=task.mode == "event", counts=recorders[0])
-    plans = fleet_plans(model, installs, keep=chosen.tolist())  # type: ignore[arg-type]
+    plans = fleet_plans(
+        model,
+        installs,
+        keep=chosen.tolist(),  # type: ignore[arg-type]
+        bulk_draws=task.mode != "event",
+    )
     fast = PlainDay(model, server) if task.mode != "event" else None
     if task.mode == "event":
         events = run_events(model, plans, server, recorders[0], recorder=recorder)

@@ -33,7 +33,7 @@ def everything(scenario: object, plain: bool) -> tuple[dict[str, str], int]:
     counts = RunCounts(info.duration, info.bin, len(scenario.cohorts))  # type: ignore[attr-defined]
     server = SimServer(scenario, fifo=False, counts=counts)  # type: ignore[arg-type]
     fast = PlainDay(model, server) if plain else None
-    plans = fleet_plans(model, install_schedule(model))
+    plans = fleet_plans(model, install_schedule(model), bulk_draws=plain)
     events = run_fleet(model, plans, server, counts, plain=fast)
     parts = {f"counts.{key}": value for key, value in counts.to_json().items()} | {
         "events": events,

@@ -63,3 +63,46 @@ def test_streams_of_a_purpose_are_the_streams_by_index(purpose: str) -> None:
         of = streams_of(key, purpose)
         for index in (-1, 0, 1, 17, 999_999, 10**7):
             assert of(index).state == stream(key, index, purpose).state
+
+
+def _draws(rng: Stream) -> list[float]:
+    """Every kind of draw, interleaved, past a handful of pre-drawn values."""
+    out: list[float] = []
+    for _ in range(4):
+        out += [rng.random(), rng.uniform(-3.0, 9.0), rng.expovariate(0.5)]
+        out += [rng.gauss(1.0, 2.0), rng.normalvariate(0.0, 1.0), rng.lognormvariate(0.0, 0.8)]
+        out += [float(rng.getrandbits(70)), float(rng.randrange(1000))]
+    return out
+
+
+@pytest.mark.parametrize("k", [0, 1, 5, 64])
+def test_drawn_streams_draw_what_their_streams_draw(k: int) -> None:
+    """`drawn_streams` (numpy, first k draws made at once) gives each index the draws of
+    `stream(key, index, purpose)`, one for one, before and after its k values run out."""
+    from dcrload.model.drawn import drawn_streams
+
+    indices = [-1, 0, 1, 2, 17, 1023, 999_999, 10**7]
+    for key in (run_key(7), (1 << 64) - 1):
+        for purpose in ("usage", "server"):
+            drawn = drawn_streams(key, purpose, indices, k)
+            for index, rng in zip(indices, drawn, strict=True):
+                assert _draws(rng) == _draws(stream(key, index, purpose)), (index, k)
+
+
+def test_a_drawn_stream_rewinds_to_its_mark() -> None:
+    """`mark`/`rewind` take draws back, inside the pre-drawn values and past them (the
+    plain day puts the usage stream back when it gives up)."""
+    from dcrload.model.drawn import drawn_streams
+
+    for k in (3, 40):
+        (rng,) = drawn_streams(run_key(7), "usage", [5], k)
+        rng.random()
+        mark = rng.mark()
+        first = _draws(rng)
+        rng.rewind(mark)
+        assert _draws(rng) == first
+    plain = stream(run_key(7), 5, "usage")
+    mark = plain.mark()
+    first = _draws(plain)
+    plain.rewind(mark)
+    assert _draws(plain) == first

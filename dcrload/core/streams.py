@@ -121,6 +121,14 @@ class Stream:
             bits += 64
         return value >> (bits - k)
 
+    def mark(self) -> tuple[int, float | None, int]:
+        """Where the stream is (for `rewind`): a caller that may take its draws back."""
+        return self.state, self.gauss_next, 0
+
+    def rewind(self, mark: tuple[int, float | None, int]) -> None:
+        """Put the stream back where `mark()` said it was."""
+        self.state, self.gauss_next, _ = mark
+
     if TYPE_CHECKING:  # the borrowed methods, as mypy should see them
 
         def gauss(self, mu: float = 0.0, sigma: float = 1.0) -> float: ...
@@ -142,6 +150,50 @@ class Stream:
         shuffle = _R.shuffle
         sample = _R.sample
         _randbelow = _R._randbelow_with_getrandbits
+
+
+class Drawn(Stream):
+    """A stream whose first draws were made in bulk (`dcrload.model.drawn`, with numpy):
+    `values` are its first `random()` values and `state` is the stream's state after
+    them, so it gives the draws of `Stream(seed)`, one for one, and once the values are
+    used up it simply goes on as that stream (tests/test_streams.py). Splitmix64 is a
+    counter-based generator, so the first draws of many streams are a few array
+    operations instead of a dozen big-integer operations each."""
+
+    __slots__ = ("pos", "seed", "values")
+
+    def __init__(self, seed: int, values: list[float], state_after: int) -> None:
+        self.state = state_after
+        self.gauss_next = None
+        self.seed = seed
+        self.values = values
+        self.pos = 0
+
+    def random(self) -> float:
+        pos, values = self.pos, self.values
+        if pos < len(values):
+            self.pos = pos + 1
+            return values[pos]
+        return Stream.random(self)
+
+    def uniform(self, a: float, b: float) -> float:
+        return a + (b - a) * self.random()
+
+    def expovariate(self, lambd: float) -> float:
+        return -math.log(1.0 - self.random()) / lambd
+
+    def _next(self) -> int:
+        pos = self.pos
+        if pos < len(self.values):
+            self.pos = pos + 1
+            return _mix((self.seed + (pos + 1) * _GOLDEN) & _MASK)
+        return Stream._next(self)
+
+    def mark(self) -> tuple[int, float | None, int]:
+        return self.state, self.gauss_next, self.pos
+
+    def rewind(self, mark: tuple[int, float | None, int]) -> None:
+        self.state, self.gauss_next, self.pos = mark
 
 
 class Rng(Protocol):

@@ -11,6 +11,7 @@ plans into agents (`dcrload.model.agent`).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import random
 from collections.abc import Callable, Iterable, Iterator
@@ -20,6 +21,7 @@ from typing import ClassVar
 from dcrload.core.clocks import PERFECT, DeviceClock
 from dcrload.core.lifecycle import MIN_TOKEN_USE, InstanceConfig
 from dcrload.core.streams import Stream, run_key, stream, streams_of
+from dcrload.model.drawn import drawn_streams
 from dcrload.model.scenario import Cohort, Rollout, Scenario
 from dcrload.model.usage import DAY, Diurnal, install_times
 
@@ -197,15 +199,19 @@ def cohort_index(cohorts: list[Cohort], u: float) -> int:
     return len(cohorts) - 1
 
 
-def plan_instance(model: FleetModel, index: int, install_at: float, *, base: bool) -> Plan:
+def plan_instance(
+    model: FleetModel, index: int, install_at: float, *, base: bool, rng: Stream | None = None
+) -> Plan:
     """Draw one instance's life from its usage stream: cohort, first launch, uninstall.
 
     `base` instances are installed at time 0 (warm or cold as the fleet says); the others
-    install at `install_at` and launch at once.
+    install at `install_at` and launch at once. `rng` is the instance's usage stream, fresh
+    (made here if not given).
     """
     scenario = model.scenario
     fleet = scenario.fleet
-    rng = model.streams("usage")(index)
+    if rng is None:
+        rng = model.streams("usage")(index)
     warm = base and fleet.start == "warm"
     chosen = cohort_index(scenario.cohorts, rng.random())
     cohort = scenario.cohorts[chosen]
@@ -242,18 +248,39 @@ def fleet_size(model: FleetModel, installs: list[float]) -> int:
     return model.scenario.fleet.instances + len(installs)
 
 
+CHUNK = 1024
+"""Plans drawn in bulk are made this many at a time (so only a chunk's draws are held)."""
+
+USAGE_DRAWS = 32
+"""Usage draws made in bulk per instance: a plan's and about a day's sessions."""
+
+
 def fleet_plans(
-    model: FleetModel, installs: list[float] | None = None, keep: Iterable[int] | None = None
+    model: FleetModel,
+    installs: list[float] | None = None,
+    keep: Iterable[int] | None = None,
+    *,
+    bulk_draws: bool = False,
 ) -> Iterator[Plan]:
-    """The plans of the instances whose index is in `keep` (default: the whole fleet)."""
+    """The plans of the instances whose index is in `keep` (default: the whole fleet).
+
+    `bulk_draws` makes each chunk's usage streams with their first draws made at once
+    (`dcrload.model.drawn`; the same draws), for a driver that runs plans one after
+    another and drops them: a plan then holds USAGE_DRAWS floats until it is done.
+    """
     installs = install_schedule(model) if installs is None else installs
     base = model.scenario.fleet.instances
-    indices = range(base + len(installs)) if keep is None else keep
-    for index in indices:
-        if index < base:
-            yield plan_instance(model, index, 0.0, base=True)
+    indices = iter(range(base + len(installs)) if keep is None else keep)
+    while chunk := list(itertools.islice(indices, CHUNK)):
+        if bulk_draws:
+            streams: list[Stream] = [*drawn_streams(model.key, "usage", chunk, USAGE_DRAWS)]
         else:
-            yield plan_instance(model, index, installs[index - base], base=False)
+            streams = [model.streams("usage")(index) for index in chunk]
+        for index, rng in zip(chunk, streams, strict=True):
+            if index < base:
+                yield plan_instance(model, index, 0.0, base=True, rng=rng)
+            else:
+                yield plan_instance(model, index, installs[index - base], base=False, rng=rng)
 
 
 def adoption_time(rollout: Rollout, u: float) -> float:
