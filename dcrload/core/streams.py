@@ -160,31 +160,57 @@ class Drawn(Stream):
     counter-based generator, so the first draws of many streams are a few array
     operations instead of a dozen big-integer operations each."""
 
-    __slots__ = ("pos", "seed", "values")
+    __slots__ = ("n", "pos", "seed", "values")
 
     def __init__(self, seed: int, values: list[float], state_after: int) -> None:
         self.state = state_after
         self.gauss_next = None
         self.seed = seed
         self.values = values
+        self.n = len(values)
         self.pos = 0
 
+    # Each draw takes its value from the list inline (a call less per draw: they are a
+    # simulated day's most frequent calls) and falls back on the stream's own arithmetic.
+
     def random(self) -> float:
-        pos, values = self.pos, self.values
-        if pos < len(values):
+        pos = self.pos
+        if pos < self.n:
             self.pos = pos + 1
-            return values[pos]
+            return self.values[pos]
         return Stream.random(self)
 
     def uniform(self, a: float, b: float) -> float:
-        return a + (b - a) * self.random()
+        pos = self.pos
+        if pos < self.n:
+            self.pos = pos + 1
+            return a + (b - a) * self.values[pos]
+        return Stream.uniform(self, a, b)
 
     def expovariate(self, lambd: float) -> float:
-        return -math.log(1.0 - self.random()) / lambd
+        pos = self.pos
+        if pos < self.n:
+            self.pos = pos + 1
+            return -math.log(1.0 - self.values[pos]) / lambd
+        return Stream.expovariate(self, lambd)
+
+    def normalvariate(self, mu: float = 0.0, sigma: float = 1.0) -> float:
+        values = self.values
+        while True:  # Stream.normalvariate, two values at a time while they last
+            pos = self.pos
+            if pos + 1 < self.n:
+                u1, u2 = values[pos], 1.0 - values[pos + 1]
+                self.pos = pos + 2
+            else:
+                u1 = self.random()
+                u2 = 1.0 - self.random()
+            z = _NV_MAGICCONST * (u1 - 0.5) / u2
+            if z * z / 4.0 <= -math.log(u2):
+                return mu + z * sigma
 
     def _next(self) -> int:
         pos = self.pos
-        if pos < len(self.values):
+        if pos < self.n:
             self.pos = pos + 1
             return _mix((self.seed + (pos + 1) * _GOLDEN) & _MASK)
         return Stream._next(self)
