@@ -28,6 +28,7 @@ from __future__ import annotations
 import heapq
 import math
 from array import array
+from collections.abc import Sequence
 from typing import Any
 
 from dcrload.core import semantics
@@ -248,16 +249,7 @@ class SimServer:
         At most `workers` requests may be in service at any arrival; a request that
         finishes exactly when another arrives frees its worker first (as the heap does).
         """
-        if len(self.arrivals) == 0:
-            return True
-        import numpy as np
-
-        starts = np.frombuffer(self.arrivals, dtype=np.float64)
-        ends = starts + np.frombuffer(self.services, dtype=np.float64)
-        times = np.concatenate([ends, starts])
-        deltas = np.concatenate([-np.ones(len(ends)), np.ones(len(starts))])
-        order = np.lexsort((deltas, times))
-        return int(np.cumsum(deltas[order]).max()) <= self.workers
+        return most_in_service(self.arrivals, self.services) <= self.workers
 
     def _register(self, action: Register, done: float) -> Response:
         if self.revoked(action.software_id, done):
@@ -294,3 +286,21 @@ class SimServer:
         if now >= float(exp):
             return self._expired
         return OK_API
+
+
+def most_in_service(arrivals: Sequence[float], services: Sequence[float]) -> int:
+    """The most requests in service at once if none waits: request i is in service over
+    [arrivals[i], arrivals[i] + services[i]), so one that ends exactly when another
+    arrives has left. Just after the arrival at t, (arrivals ≤ t) − (ends ≤ t) are in
+    service; the most is reached just after some arrival. Two sorts and a search, for
+    the millions of arrivals of a sharded run."""
+    if len(arrivals) == 0:
+        return 0
+    import numpy as np
+
+    starts = np.asarray(arrivals, dtype=np.float64)
+    spans = np.asarray(services, dtype=np.float64)
+    ends = np.sort(starts + spans)
+    starts = np.sort(starts)
+    arrived = np.arange(1, len(starts) + 1)
+    return int((arrived - np.searchsorted(ends, starts, side="right")).max())

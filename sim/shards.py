@@ -328,8 +328,11 @@ def merged(scenario: Scenario, parts: Sequence[dict[str, Any]], factor: float) -
     """One RunCounts of several `to_json` parts, scaled by `factor`."""
     info = scenario.scenario
     counts = RunCounts(info.duration, info.bin, len(scenario.cohorts))
-    if factor != 1.0:
-        counts.blocked = ScaledBlocked(info.duration, info.bin, factor)
+    if factor == 1.0:  # nothing to scale: add the parts as they are
+        for part in parts:
+            counts.merge(part)
+        return counts
+    counts.blocked = ScaledBlocked(info.duration, info.bin, factor)
     whole = _sum_parts(scenario, parts)  # added exactly, then scaled once
     counts.merge(scaled(whole, factor))
     counts.blocked.extend(whole["blocked_starts"], whole["blocked_ends"])
@@ -439,7 +442,10 @@ def simulate_split(
         answers = run_tasks(tasks("event", each), jobs, dask, tick)
     factor = 1.0 / sample
     by_group = [[a["groups"][k] for a in answers] for k in range(groups)]  # group k across shards
-    group_data = [_sum_parts(scenario, parts) for parts in by_group]
+    if groups == 1:  # no replicate groups (a sample's intervals need them added first)
+        group_data = by_group[0]
+    else:
+        group_data = [_sum_parts(scenario, parts) for parts in by_group]
     counts = merged(scenario, group_data, factor)
     fleet = scenario.fleet
     installs = len(install_schedule(FleetModel(scenario, seed)))
