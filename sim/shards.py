@@ -442,10 +442,9 @@ def simulate_split(
         answers = run_tasks(tasks("event", each), jobs, dask, tick)
     factor = 1.0 / sample
     by_group = [[a["groups"][k] for a in answers] for k in range(groups)]  # group k across shards
-    if groups == 1:  # no replicate groups (a sample's intervals need them added first)
-        group_data = by_group[0]
-    else:
-        group_data = [_sum_parts(scenario, parts) for parts in by_group]
+    # with no replicate groups, the shards' parts are added once (a sample's intervals
+    # need each group's parts added first)
+    group_data = by_group[0] if groups == 1 else [_sum_parts(scenario, parts) for parts in by_group]
     counts = merged(scenario, group_data, factor)
     fleet = scenario.fleet
     installs = len(install_schedule(FleetModel(scenario, seed)))
