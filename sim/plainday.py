@@ -28,8 +28,7 @@ and `_burst` give them. A change to any of those must be made here too; the test
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from functools import partial
+from collections.abc import Sequence
 
 from dcrload.core.clocks import DeviceClock
 from dcrload.core.lifecycle import MIN_TOKEN_USE, InstanceConfig
@@ -284,39 +283,6 @@ class _Pending:
                 sent.clear()
 
 
-def _readings(
-    clock: DeviceClock, basis: str
-) -> tuple[Callable[[float], float], Callable[[float, float], float]]:
-    """`reading(t)` and `when(target, after)` of the device clock on the cohort's basis,
-    as `AppInstance` computes them (`DeviceClock.reading`/`when`; true time when exact),
-    with the branches that cannot change for this clock taken once."""
-    if reads_true_time(clock, basis):
-        return _true_time, _true_when
-    when = partial(clock.when, basis)
-    if clock.steps:
-        return partial(clock.reading, basis), when
-    rate = clock.rate
-    if basis == "exp":
-        offset = clock.offset
-        return (lambda t: t * rate + offset), when
-    return (lambda t: t * rate), when
-
-
-def reads_true_time(clock: DeviceClock, basis: str) -> bool:
-    """Whether the clock's reading on `basis` is true time, bit for bit: an exact clock, or
-    the monotonic clock ("expires_in") of one with no skew, whatever its offset (t·1.0 is
-    t, and `DeviceClock.when` inverts it to max(after, target))."""
-    return clock.exact or (basis != "exp" and clock.rate == 1.0 and not clock.steps)
-
-
-def _true_time(t: float) -> float:
-    return t
-
-
-def _true_when(target: float, after: float) -> float:
-    return after if after >= target else target
-
-
 class GiveUp(Exception):
     """Something outside a plain day: the agent runs this instance."""
 
@@ -384,8 +350,8 @@ class _Day:
             clock,
         )
         self.basis = basis = config.basis
-        self.exact = reads_true_time(clock, basis)
-        self.read, self.when = _readings(clock, basis)
+        self.exact = clock.reads_true_time(basis)
+        self.read, self.when = clock.readers(basis)
         self.timers = config.platform != "mobile"
         self.refresh_rng: Rng = LazyStream(fast.model.key, plan.index, "refresh")  # type: ignore[assignment]
         self.srv_rng: Rng | None = None

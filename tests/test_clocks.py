@@ -73,3 +73,31 @@ def test_a_step_forward_reaches_the_target_at_the_jump() -> None:
     clock = DeviceClock(steps=((100.0, 1000.0),))
     assert clock.when("exp", 500.0, 0.0) == 100.0
     assert clock.when("expires_in", 500.0, 0.0) == 500.0
+
+
+CLOCKS = [
+    PERFECT,
+    DeviceClock(offset=30.0),
+    DeviceClock(offset=-1e5),
+    DeviceClock(skew_ppm=250.0),
+    DeviceClock(offset=-12.5, skew_ppm=-40.0),
+    DeviceClock(offset=7.0, steps=((100.0, 3600.0), (5000.0, -7200.0))),
+    DeviceClock(offset=1e-9, skew_ppm=1e-3),  # inversions that land a hair short
+]
+
+
+@pytest.mark.parametrize("clock", CLOCKS, ids=repr)
+@pytest.mark.parametrize("basis", ["exp", "expires_in"])
+def test_readers_answer_what_reading_and_when_answer(clock: DeviceClock, basis: str) -> None:
+    """`readers(basis)` (the plain day's clock) gives `reading` and `when`, bit for bit."""
+    import random
+
+    reading, when = clock.readers(basis)
+    rng = random.Random(5)
+    for _ in range(2000):
+        t = rng.choice([rng.uniform(-1e5, 2e5), rng.uniform(0, 10), float(rng.randrange(9000))])
+        target = rng.choice([t + rng.uniform(-100, 21600), rng.uniform(-1e5, 2e5), t])
+        assert reading(t) == clock.reading(basis, t)
+        assert when(target, t) == clock.when(basis, target, t)
+    if clock.reads_true_time(basis):
+        assert reading(123.25) == 123.25
