@@ -58,7 +58,8 @@ result = simulate(scenario, jobs=jobs, sample=sample)
 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
 children = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({
-    "wall": wall, "cpu_parent": cpu, "warmup_cpu": warm, "cpu_children": children.ru_utime + children.ru_stime,
+    "wall": wall, "cpu_parent": cpu, "warmup_cpu": warm,
+    "cpu_children": children.ru_utime + children.ru_stime,
     "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "rss_children_mib": children.ru_maxrss / 1024,
     "events": result.events, "engine": result.engine.get("mode"),
