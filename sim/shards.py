@@ -26,6 +26,7 @@ another process.
 
 from __future__ import annotations
 
+import gc
 import math
 import multiprocessing
 import os
@@ -118,7 +119,21 @@ class ShardTask:
 
 
 def run_shard(task: ShardTask) -> dict[str, Any]:
-    """Simulate one shard; return its counts per group, its DCR arrivals and its totals."""
+    """Simulate one shard; return its counts per group, its DCR arrivals and its totals.
+
+    The cyclic garbage collector is off meanwhile, as in `simulate`: nothing a run makes
+    is cyclic garbage, and its passes over a shard's live objects cost a fifth of the
+    shard's CPU (measured on 50,000 instances of the default fleet)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _run_shard(task)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _run_shard(task: ShardTask) -> dict[str, Any]:
     scenario = task.scenario
     if task.workers is not None:
         scenario = scenario.model_copy(
