@@ -22,6 +22,7 @@ Run: ``python -m bench scale [--sizes 10000,100000,1000000] [--jobs 2] [--sample
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import subprocess
 import sys
@@ -119,6 +120,23 @@ def run_size(
     }
 
 
+def marginal(runs: list[dict[str, Any]], days: float) -> list[dict[str, Any]]:
+    """CPU per instance-day between consecutive sizes: what one more instance costs.
+
+    A run has a cost that does not grow with the fleet (two processes forked, each shard's
+    bins written out and added, the queue check's start-up: about 0.4 CPU-s), which the
+    average per instance-day of a small fleet carries; the marginal cost is what tells
+    whether the cost per instance grows with the fleet."""
+    steps = []
+    for small, large in itertools.pairwise(runs):
+        added = (large["instances"] - small["instances"]) * days
+        if added > 0:
+            cost = (large["cpu_s"] - small["cpu_s"]) / added * 1e6
+            steps.append({"from": small["instances"], "to": large["instances"],
+                          "cpu_us_per_instance_day": round(cost, 1)})  # fmt: skip
+    return steps
+
+
 def _workers_per_instance() -> float:
     """DCR workers per instance of the default scenario (32 for 20,000)."""
     from dcrload.model.scenario import load_scenario
@@ -169,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_cpu_per_instance_day_largest_to_smallest": round(
             unsampled[-1]["cpu_us_per_instance_day"] / first, 3
         ),
+        "marginal": marginal(unsampled, _days(args.duration)),
         "goals": {"flat_within": 1.25, "cpu_us_per_instance_day": 120, "wall_1m_s": 60},
     }
     header = ["instances", "sample", "workers", "wall s", "CPU s", "peak MiB", "events/inst-day",
@@ -178,6 +197,9 @@ def main(argv: list[str] | None = None) -> int:
              r["normalised"]]
             for r in runs]  # fmt: skip
     text = table(header, rows) + f"\nraw SimPy loop: {raw:.2f} CPU s"
+    for step in figures["marginal"]:
+        text += (f"\nmarginal {step['from']:,} → {step['to']:,}: "
+                 f"{step['cpu_us_per_instance_day']} CPU µs per instance-day")  # fmt: skip
     finish("scale", figures, text, args.out, before)
     return 0
 

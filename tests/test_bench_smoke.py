@@ -38,7 +38,10 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ("name", "sides"),
     [
         ("sim", ("dcrload", "raw_simpy", "ratio_dcrload_to_raw_simpy")),
-        ("scale", ("runs", "raw_simpy", "ratio_cpu_per_instance_day_largest_to_smallest")),
+        (
+            "scale",
+            ("runs", "raw_simpy", "ratio_cpu_per_instance_day_largest_to_smallest", "marginal"),
+        ),
         (
             "mock",
             (
