@@ -26,16 +26,33 @@ from sim.plainday import PlainDay, plain_fleet
 from sim.server import SimServer
 
 
-def everything(scenario: object, plain: bool) -> tuple[dict[str, str], int]:
-    """(every record of the run, each part as JSON; instances the fast path took)."""
+def everything(scenario: object, plain: bool, groups: int = 1) -> tuple[dict[str, str], int]:
+    """(every record of the run, each part as JSON; instances the fast path took). With
+    `groups`, instance i reports to recorder i mod groups, as a sample's replicate groups
+    do (the server's records go to the first)."""
     model = FleetModel(scenario, scenario.scenario.seed)  # type: ignore[attr-defined]
     info = scenario.scenario  # type: ignore[attr-defined]
-    counts = RunCounts(info.duration, info.bin, len(scenario.cohorts))  # type: ignore[attr-defined]
+    recorders = [
+        RunCounts(info.duration, info.bin, len(scenario.cohorts))  # type: ignore[attr-defined]
+        for _ in range(groups)
+    ]
+    counts = recorders[0]
     server = SimServer(scenario, fifo=False, counts=counts)  # type: ignore[arg-type]
     fast = PlainDay(model, server) if plain else None
     plans = fleet_plans(model, install_schedule(model), bulk_draws=plain)
-    events = run_fleet(model, plans, server, counts, plain=fast)
-    parts = {f"counts.{key}": value for key, value in counts.to_json().items()} | {
+    events = run_fleet(
+        model,
+        plans,
+        server,
+        counts,
+        plain=fast,
+        recorder=(lambda plan: recorders[plan.index % groups]) if groups > 1 else None,
+    )
+    parts = {
+        f"counts{k}.{key}": value
+        for k, recorder in enumerate(recorders)
+        for key, value in recorder.to_json().items()
+    } | {
         "events": events,
         "tokens": server.tokens,
         "clients": server.clients,
@@ -69,6 +86,15 @@ def test_every_shipped_scenario_counts_the_same_with_the_fast_path(name: str) ->
     fast, taken = everything(scenario, plain=True)
     assert differing(fast, slow) == []
     assert taken > 0 or not scenario.fleet.instances  # only new installs: they register
+
+
+def test_a_samples_replicate_groups_count_the_same_with_the_fast_path() -> None:
+    """Each of several recorders (a sample's groups) gets the agent's records, in order."""
+    scenario = scenario_of("default", ["fleet.instances=300", "scenario.duration=1d"])
+    slow, _ = everything(scenario, plain=False, groups=3)
+    fast, taken = everything(scenario, plain=True, groups=3)
+    assert differing(fast, slow) == []
+    assert taken > 250
 
 
 VARIANTS: dict[str, tuple[list[str], bool]] = {
