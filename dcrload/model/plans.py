@@ -63,6 +63,8 @@ class FleetModel:
         faults = scenario.faults
         self.loss_rate = (faults.credential_loss_per_day + faults.reinstall_per_day) / DAY
         self.drift = faults.clock
+        self._offset = self.drift.offset.sampler()
+        self._wild_offset = self.drift.wild_offset.sampler()
         self.rollouts: dict[str, Rollout] = {
             r.software_id: r.rollout for r in faults.revocations if r.rollout
         }
@@ -105,10 +107,11 @@ class FleetModel:
     def clock(self, rng: Stream) -> DeviceClock:
         """A device clock drawn from the instance's `clock` stream."""
         drift = self.drift
-        if drift.wild_fraction and rng.random() < drift.wild_fraction:
-            offset = drift.wild_offset.sample(rng)
+        wild = drift.wild_fraction
+        if wild and rng.random() < wild:
+            offset = self._wild_offset(rng)
         else:
-            offset = drift.offset.sample(rng)
+            offset = self._offset(rng)
         skew = rng.gauss(0.0, drift.skew_ppm_sd) if drift.skew_ppm_sd else 0.0
         steps: list[tuple[float, float]] = []
         if drift.steps_per_day:
@@ -184,7 +187,7 @@ def own_cycle(config: InstanceConfig, clock: DeviceClock, ttl: float, cohort_cyc
     basis = config.basis
     reading = clock.reading(basis, 0.0)
     expiry = ttl if basis == "exp" else reading + ttl * clock.rate
-    planned = config.refresh.plan(reading, expiry, FreshZeroSeed()).refresh_at
+    planned = config.refresh.refresh_at(reading, expiry, FreshZeroSeed())
     due = clock.when(basis, planned, 0.0)
     return min(cohort_cycle, max(due, MIN_TOKEN_USE * ttl))
 
