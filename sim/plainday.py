@@ -534,9 +534,10 @@ class _Day:
         last_now = -1.0
         spins = wanted_calls = 0
         when = self.when
+        inf, none_ahead = math.inf, -math.inf
         while True:
             if ahead >= 0.0:
-                now, ahead = ahead, -math.inf
+                now, ahead = ahead, none_ahead
             else:
                 now = self.t
             if now >= end_at:
@@ -549,7 +550,7 @@ class _Day:
                 last_now, spins = now, 0
             if in_session and now >= session_end:
                 foreground = wanted = self.for_call = False  # AppBackgrounded
-                in_session, next_api = False, math.inf
+                in_session, next_api = False, inf
                 if session_after is None:
                     session_after = next_start(session_end, usage)
                 session_start, session_after = session_after, None
@@ -607,7 +608,7 @@ class _Day:
                 if until < self.earliest:
                     until = self.earliest
             else:
-                until = math.inf
+                until = inf
             if not in_session:
                 usage_due = session_start
             elif next_api < session_end or until < session_end:
@@ -617,8 +618,10 @@ class _Day:
                     session_after = next_start(session_end, usage)
                 usage_due = session_after
                 if not timers:
-                    until = math.inf
-            wake = min(until, usage_due, end_at)
+                    until = inf
+            wake = until if until <= usage_due else usage_due  # min(until, usage_due, end_at)
+            if end_at < wake:
+                wake = end_at
             if wake >= end_at:
                 return wanted_calls
             if not in_session and wake == until and wake < session_start and self.renewal_due(wake):

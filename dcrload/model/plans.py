@@ -108,10 +108,7 @@ class FleetModel:
         """A device clock drawn from the instance's `clock` stream."""
         drift = self.drift
         wild = drift.wild_fraction
-        if wild and rng.random() < wild:
-            offset = self._wild_offset(rng)
-        else:
-            offset = self._offset(rng)
+        offset = self._wild_offset(rng) if wild and rng.random() < wild else self._offset(rng)
         skew = rng.gauss(0.0, drift.skew_ppm_sd) if drift.skew_ppm_sd else 0.0
         steps: list[tuple[float, float]] = []
         if drift.steps_per_day:

@@ -72,10 +72,10 @@ class Diurnal:
         past, masses = self._past, self._masses
         while True:
             at = hour % 24
-            if need > past[at]:
+            while need > past[at]:
                 need -= masses[at]
                 hour += 1
-                continue
+                at = hour % 24
             t = hour * HOUR
             rate = rates[at]
             if rate > 0:
