@@ -598,6 +598,18 @@ class _Day:
                 raise GiveUp  # the call would fail
             if fetch:
                 self.fetch(now, wanted)
+                done = self.t
+                if (  # the next pass, at the answer, would only send the due call on the
+                    wanted  # new token: not past the end, the session's end or the next
+                    and done != now  # call, and the token too young for its own timer
+                    and done < end_at
+                    and done < session_end
+                    and done < next_api
+                    and done < self.earliest
+                ):
+                    last_now, spins = done, 0  # that pass's spin check
+                    self.call(done)
+                    wanted = False
                 continue
             if api_ready:  # the due call goes out on the token
                 self.call(now)
