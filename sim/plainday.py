@@ -410,22 +410,25 @@ class _Day:
         ):
             del records[mark:]
 
-    # The throttle bucket in `fetch` and `call` is `TokenBucket.take` written out on two
-    # fields (`since` is -inf until the first request, when the bucket is full); a refusal
-    # is not plain.
+    def take(self, now: float) -> None:
+        """A request through the server's throttle bucket: `TokenBucket.take` written out
+        on two fields (`since` is -inf until the first request, when the bucket is full);
+        a refusal is not plain."""
+        server = self.server
+        level = self.level + (now - self.since) * server._rate
+        if level > server._burst_size:
+            level = server._burst_size
+        self.since = now
+        if level < 1.0:
+            raise GiveUp
+        self.level = level - 1.0
 
     def fetch(self, now: float, wanted: bool) -> None:
         """One token request sent at `now` (`SimServer.answer`, then `_parse_token` and
         `AppInstance._token`)."""
         server = self.server
         if server._throttling:
-            level = self.level + (now - self.since) * server._rate
-            if level > server._burst_size:
-                level = server._burst_size
-            self.since = now
-            if level < 1.0:
-                raise GiveUp
-            self.level = level - 1.0
+            self.take(now)
         rng = self.srv_rng
         if rng is None:
             rng = self.srv_rng = self.fast.servers(self.plan.index)
@@ -461,13 +464,7 @@ class _Day:
         """The due API call, alone (`SimServer.answer` on the API route)."""
         server = self.server
         if server._throttling:
-            level = self.level + (now - self.since) * server._rate
-            if level > server._burst_size:
-                level = server._burst_size
-            self.since = now
-            if level < 1.0:
-                raise GiveUp
-            self.level = level - 1.0
+            self.take(now)
         if now >= self.server_expiry:
             raise GiveUp  # 401: the server's clock says the token expired
         self.for_call = False

@@ -69,16 +69,8 @@ class DeviceClock:
         if self.exact:
             return max(after, target)
         if not self.steps:  # a line: reading = t·rate (+ offset on the wall clock)
-            rate = self.rate
             base = self.offset if basis == "exp" else 0.0
-            if after * rate + base >= target:
-                return after
-            t = (target - base) / rate
-            if t < after:
-                t = after
-            if t * rate + base >= target:
-                return t
-            return self._reached(basis, target, t)
+            return _when_on_line(self.rate, base, self, basis, target, after)
         if self.reading(basis, after) >= target:
             return after
         if basis != "exp" or not self.steps:
@@ -112,18 +104,7 @@ class DeviceClock:
             return partial(self.reading, basis), partial(self.when, basis)
         rate = self.rate
         base = self.offset if basis == "exp" else 0.0
-        reached = partial(self._reached, basis)
-
-        def when(target: float, after: float) -> float:  # `when`'s line, as written there
-            if after * rate + base >= target:
-                return after
-            t = (target - base) / rate
-            if t < after:
-                t = after
-            if t * rate + base >= target:
-                return t
-            return reached(target, t)
-
+        when = partial(_when_on_line, rate, base, self, basis)
         if basis == "exp":
             return (lambda t: t * rate + base), when
         return (lambda t: t * rate), when
@@ -135,6 +116,20 @@ class DeviceClock:
             t = math.nextafter(t, math.inf) if t else math.ulp(0.0)
             t = max(t, t + abs(t) * 1e-15)
         return t
+
+
+def _when_on_line(
+    rate: float, base: float, clock: DeviceClock, basis: str, target: float, after: float
+) -> float:
+    """`when` for a clock without steps, whose reading is t·rate + base."""
+    if after * rate + base >= target:
+        return after
+    t = (target - base) / rate
+    if t < after:
+        t = after
+    if t * rate + base >= target:
+        return t
+    return clock._reached(basis, target, t)
 
 
 def _true_time(t: float) -> float:

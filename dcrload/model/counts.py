@@ -22,6 +22,15 @@ ENDPOINTS = ("register", "token", "api")
 COHORT_KEYS = ("register", "token", "api", "reauthentications", "expired_token_calls")
 
 
+def registered(codes: dict[str, int], names: list[str], name: str) -> int:
+    """The small integer of `name` in `codes`, the next one (appended to `names`) if new."""
+    code = codes.get(name)
+    if code is None:
+        code = codes[name] = len(names)
+        names.append(name)
+    return code
+
+
 def bin_count(duration: float, width: float) -> int:
     return max(1, math.ceil(duration / width - 1e-9))
 
@@ -394,11 +403,7 @@ class Service:
 
     def code(self, endpoint: str) -> int:
         """The small integer of `endpoint` in the raw records (registered on first use)."""
-        code = self._codes.get(endpoint)
-        if code is None:
-            code = self._codes[endpoint] = len(self._endpoints)
-            self._endpoints.append(endpoint)
-        return code
+        return registered(self._codes, self._endpoints, endpoint)
 
     def served_times(
         self, code: int, sent: Sequence[float], wait: float, responses: Sequence[float]
@@ -611,11 +616,7 @@ class PerSecond:
 
     def code(self, endpoint: str) -> int:
         """The small integer of `endpoint`'s row in the raw records (registered on first use)."""
-        code = self._codes.get(endpoint)
-        if code is None:
-            code = self._codes[endpoint] = len(self._endpoints)
-            self._endpoints.append(endpoint)
-        return code
+        return registered(self._codes, self._endpoints, endpoint)
 
     def add_times(self, code: int, times: Sequence[float]) -> None:
         """`add` of the row `code` (from `code()`) at each of `times`."""
