@@ -140,7 +140,7 @@ VARIANTS: dict[str, tuple[list[str], bool]] = {
             "usage.sessions_per_day=300",
             "token.ttl=2m",
             "fleet.churn_per_day=1",
-            "scenario.duration=1h",
+            "scenario.duration=30m",
             "fleet.instances=300",
         ],
         True,

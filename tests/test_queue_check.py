@@ -43,7 +43,7 @@ spans = st.one_of(st.sampled_from([0.0, 1.0, 2.0, 0.5]), st.floats(0.0, 5.0))
 requests = st.lists(st.tuples(times, spans), max_size=40)
 
 
-@suite_settings("DCRLOAD_QUEUE_EXAMPLES", 300)
+@suite_settings("DCRLOAD_QUEUE_EXAMPLES", 150)
 @given(requests)
 def test_most_in_service_counts_what_a_brute_force_counts(pairs: list[tuple[float, float]]) -> None:
     arrivals = [a for a, _ in pairs]

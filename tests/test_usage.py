@@ -52,7 +52,7 @@ afters = st.one_of(
 needs = st.one_of(st.floats(0.0, 40.0), st.floats(1e-12, 1e-3))
 
 
-@suite_settings("DCRLOAD_USAGE_EXAMPLES", 300)
+@suite_settings("DCRLOAD_USAGE_EXAMPLES", 150)
 @given(weights, st.floats(0.1, 50.0), afters, needs)
 def test_next_start_is_the_hour_by_hour_inversion(
     shape: list[float], per_day: float, after: float, need: float
