@@ -251,22 +251,31 @@ def test_compare_on_a_dask_cluster_is_the_local_run(dask_scheduler: str, tmp_pat
         assert (tmp_path / "local" / name).read_text() == (tmp_path / "dask" / name).read_text()
 
 
-def test_a_shard_runs_without_the_collector_and_leaves_it_as_it_found_it() -> None:
+def test_a_shard_runs_without_the_collector_and_leaves_it_as_it_found_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A shard turns the cyclic collector off (a fifth of its CPU) and back on after."""
     import gc
 
-    from sim.shards import run_shard
+    import sim.shards
 
+    during: list[bool] = []
+    simulate_shard = sim.shards._run_shard
+
+    def watched(task: ShardTask) -> dict[str, Any]:
+        during.append(gc.isenabled())
+        return simulate_shard(task)
+
+    monkeypatch.setattr(sim.shards, "_run_shard", watched)
     scenario = scenario_of("default").model_copy(deep=True)
-    seen: list[bool] = []
-    gc.callbacks.append(lambda phase, info: seen.append(True))
     try:
         for enabled in (True, False):
             (gc.enable if enabled else gc.disable)()
-            seen.clear()
-            answer = run_shard(ShardTask(scenario, 7, 0, 2, 1.0, 1, "direct", None, True))
+            answer = sim.shards.run_shard(
+                ShardTask(scenario, 7, 0, 2, 1.0, 1, "direct", None, True)
+            )
+            assert answer["instances"] > 0
             assert gc.isenabled() is enabled
-            assert answer["instances"] > 0 and not seen
+        assert during == [False, False]
     finally:
-        gc.callbacks.pop()
         gc.enable()
