@@ -103,13 +103,10 @@ class PlainDay:
         self.services: list[float] = []
         self.sent: list[float] = []
         self.answered: list[float] = []
-        # the draws a plain day makes, with their fields and seeds read once
-        self.losses = model.streams("losses")
-        self.clocks = model.streams("clock")
-        self.servers = model.streams("server")
+        # the draws a plain day makes, with their fields read once
         self.service_time = server.service_time.sampler()
         self.session_length = model.session_length.sampler()
-        self._ahead: dict[int, tuple[Stream, Stream, Stream]] = {}
+        self._ahead: dict[int, tuple[Stream, Stream, Stream | None]] = {}
         """Streams made by `prepare`, by instance index."""
 
     def prepare(self, plans: Sequence[Plan]) -> None:
@@ -159,10 +156,9 @@ class PlainDay:
         model = self.model
         index, cohort = plan.index, plan.cohort
         ahead = self._ahead.pop(index, None)
-        if ahead is None:
-            losses, clocks, servers = self.losses(index), self.clocks(index), None
-        else:
-            losses, clocks, servers = ahead
+        if ahead is None:  # not prepared: its streams made one by one (the server's lazily)
+            ahead = (model.stream(index, "losses"), model.stream(index, "clock"), None)
+        losses, clocks, servers = ahead
         end_at = min(plan.uninstall_at, model.duration)
         rate = model.loss_rate
         if rate > 0 and losses.expovariate(rate) < end_at:
@@ -431,7 +427,7 @@ class _Day:
             self.take(now)
         rng = self.srv_rng
         if rng is None:
-            rng = self.srv_rng = self.fast.servers(self.plan.index)
+            rng = self.srv_rng = self.model.stream(self.plan.index, "server")
         service = self.fast.service_time(rng)
         rtt = server.rtt
         delay = rtt + service

@@ -40,8 +40,8 @@ from typing import Any
 import numpy as np
 
 from dcrload.commandline.processes import die_with_parent
-from dcrload.core.streams import _GOLDEN, PURPOSES
 from dcrload.model.counts import Blocked, RunCounts, RunResult
+from dcrload.model.drawn import first_draws
 from dcrload.model.plans import FleetModel, Plan, fleet_plans, install_schedule
 from dcrload.model.scenario import Scenario
 from sim.direct import WouldQueue, run_fleet
@@ -65,23 +65,12 @@ _M = np.uint64(0xFFFFFFFFFFFFFFFF)
 # --------------------------------------------------------------------------- which instances
 
 
-def _mix(z: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser on an array (uint64 arithmetic wraps modulo 2**64)."""
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
 def sample_draws(key: int, indices: np.ndarray) -> np.ndarray:
     """Each instance's first `sample` draw, u_i in [0, 1): exactly
     `stream(key, i, "sample").random()`, for a whole array of indices at once."""
-    code = np.uint64(PURPOSES["sample"])
-    golden = np.uint64(_GOLDEN)
-    with np.errstate(over="ignore"):
-        i = indices.astype(np.uint64) + np.uint64(2)
-        seed = _mix(np.uint64(key) + i * golden + code * np.uint64(0xD1B54A32D192ED03))
-        z = _mix(seed + golden)
-    return (z >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+    _, values, _ = first_draws(key, "sample", indices, 1)
+    result: np.ndarray = values[:, 0]
+    return result
 
 
 def shard_members(

@@ -13,7 +13,7 @@ import random
 
 import pytest
 
-from dcrload.core.streams import PURPOSES, Stream, run_key, stream, streams_of
+from dcrload.core.streams import Stream, run_key, stream
 
 DRAWS = [
     ("uniform", (-3.5, 120.0)),
@@ -53,16 +53,6 @@ def test_a_fresh_zero_seed_draws_what_a_new_random_0_draws() -> None:
             reference.uniform(1.0, 9.0) for _ in range(50)
         ]
         assert mine.gauss(0.0, 2.0) == reference.gauss(0.0, 2.0)
-
-
-@pytest.mark.parametrize("purpose", sorted(PURPOSES))
-def test_streams_of_a_purpose_are_the_streams_by_index(purpose: str) -> None:
-    """`streams_of(key, purpose)(i)` is `stream(key, i, purpose)`: the same seed, for every
-    index a fleet has (the installs' -1 too) and keys near the 64-bit wrap."""
-    for key in (run_key(7), 0, (1 << 64) - 1):
-        of = streams_of(key, purpose)
-        for index in (-1, 0, 1, 17, 999_999, 10**7):
-            assert of(index).state == stream(key, index, purpose).state
 
 
 def _draws(rng: Stream) -> list[float]:

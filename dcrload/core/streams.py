@@ -18,11 +18,11 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-_MASK = (1 << 64) - 1
-_GOLDEN = 0x9E3779B97F4A7C15
+MASK = (1 << 64) - 1
+GOLDEN = 0x9E3779B97F4A7C15
+"""splitmix64's increment: a stream's state moves by it at every draw."""
 _R = random.Random
 _NV_MAGICCONST = 4 * math.exp(-0.5) / math.sqrt(2.0)  # random.py's, for normalvariate
 
@@ -42,8 +42,8 @@ PURPOSES = {
 
 
 def _mix(z: int) -> int:
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
     return z ^ (z >> 31)
 
 
@@ -53,10 +53,15 @@ def run_key(seed: int) -> int:
     return int.from_bytes(digest, "big")
 
 
+def seed_base(key: int, purpose: str) -> int:
+    """What the seeds of one purpose's streams share: the run key and the purpose
+    (`stream_seed` adds the instance; `dcrload.model.drawn` seeds many at once from it)."""
+    return (key + PURPOSES[purpose] * 0xD1B54A32D192ED03) & MASK
+
+
 def stream_seed(key: int, index: int, purpose: str) -> int:
     """The seed of one stream: run key, instance index, purpose."""
-    code = PURPOSES[purpose]
-    return _mix((key + (index + 2) * _GOLDEN + code * 0xD1B54A32D192ED03) & _MASK)
+    return _mix((seed_base(key, purpose) + (index + 2) * GOLDEN) & MASK)
 
 
 class Stream:
@@ -70,17 +75,17 @@ class Stream:
     __slots__ = ("gauss_next", "state")
 
     def __init__(self, seed: int) -> None:
-        self.state = seed & _MASK
+        self.state = seed & MASK
         self.gauss_next: float | None = None
 
     def _next(self) -> int:
-        self.state = z = (self.state + _GOLDEN) & _MASK
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+        self.state = z = (self.state + GOLDEN) & MASK
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
         return z ^ (z >> 31)
 
     def random(self) -> float:
-        # _GOLDEN, _MASK and 2**-53 written out: constants, not global lookups (hot path)
+        # GOLDEN, MASK and 2**-53 written out: constants, not global lookups (hot path)
         self.state = z = (self.state + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
         z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
         z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
@@ -212,7 +217,7 @@ class Drawn(Stream):
         pos = self.pos
         if pos < self.n:
             self.pos = pos + 1
-            return _mix((self.seed + (pos + 1) * _GOLDEN) & _MASK)
+            return _mix((self.seed + (pos + 1) * GOLDEN) & MASK)
         return Stream._next(self)
 
     def mark(self) -> tuple[int, float | None, int]:
@@ -254,17 +259,3 @@ class LazyStream:
 def stream(key: int, index: int, purpose: str) -> Stream:
     """The stream of `purpose` for instance `index` of the run with key `key`."""
     return Stream(stream_seed(key, index, purpose))
-
-
-def streams_of(key: int, purpose: str) -> Callable[[int], Stream]:
-    """`stream(key, index, purpose)` as a function of `index`, with the run's and the
-    purpose's part of the seed added once (the same seeds: integer addition regroups)."""
-    base = key + PURPOSES[purpose] * 0xD1B54A32D192ED03
-
-    def of(index: int) -> Stream:
-        z = (base + (index + 2) * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
-        return Stream(z ^ (z >> 31))
-
-    return of

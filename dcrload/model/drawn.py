@@ -3,7 +3,8 @@
 Splitmix64 is counter-based: the j-th output of the stream seeded s is mix(s + j·γ) mod
 2^64, so the first k draws of a thousand streams are a handful of uint64 array operations
 (which wrap mod 2^64 as the Python code masks), not a dozen big-integer operations per
-draw in the interpreter. `drawn_streams` returns `Drawn` streams that hand those values
+draw in the interpreter (a sampled run's `sample` draws are made the same way).
+`drawn_streams` returns `Drawn` streams that hand those values
 out and then go on as `Stream(seed)` would; `tests/test_streams.py` holds them to it.
 """
 
@@ -12,28 +13,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from dcrload.core.streams import PURPOSES, Drawn
+from dcrload.core.streams import GOLDEN, MASK, Drawn, seed_base
 
-_MASK = (1 << 64) - 1
-_GOLDEN = 0x9E3779B97F4A7C15
+
+def first_draws(key: int, purpose: str, indices: Any, k: int) -> tuple[Any, Any, Any]:
+    """(seeds, the first `k` `random()` values of each stream, the states after them)
+    of `stream(key, i, purpose)` for each i in `indices`, as numpy arrays."""
+    import numpy as np  # only runs that draw in bulk pay for loading it
+
+    index = np.asarray(indices, dtype=np.int64) + 2
+    if len(index) and index.min() < 0:
+        raise ValueError("stream indices start at -1")
+    golden = np.uint64(GOLDEN)
+    seeds = _mix(np.uint64(seed_base(key, purpose)) + index.astype(np.uint64) * golden)
+    steps = np.arange(1, k + 1, dtype=np.uint64) * golden
+    values = (_mix(seeds[:, None] + steps[None, :]) >> np.uint64(11)).astype(np.float64)
+    values *= 2.0**-53
+    return seeds, values, seeds + np.uint64((k * GOLDEN) & MASK)
 
 
 def drawn_streams(key: int, purpose: str, indices: Sequence[int], k: int) -> list[Drawn]:
     """`stream(key, i, purpose)` for each i in `indices`, with its first `k` draws made."""
-    import numpy as np  # only runs that draw in bulk pay for loading it
-
     if not len(indices):
         return []
-    base = np.uint64((key + PURPOSES[purpose] * 0xD1B54A32D192ED03) & _MASK)
-    golden = np.uint64(_GOLDEN)
-    index = np.asarray(indices, dtype=np.int64) + 2
-    if index.min() < 0:
-        raise ValueError("stream indices start at -1")
-    seeds = _mix(base + index.astype(np.uint64) * golden)
-    steps = np.arange(1, k + 1, dtype=np.uint64) * golden
-    values = (_mix(seeds[:, None] + steps[None, :]) >> np.uint64(11)).astype(np.float64)
-    values *= 2.0**-53
-    after = seeds + np.uint64((k * _GOLDEN) & _MASK)
+    seeds, values, after = first_draws(key, purpose, indices, k)
     return [
         Drawn(seed, drawn, state)
         for seed, drawn, state in zip(seeds.tolist(), values.tolist(), after.tolist(), strict=True)

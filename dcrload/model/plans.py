@@ -14,13 +14,13 @@ import dataclasses
 import itertools
 import math
 import random
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
 from dcrload.core.clocks import PERFECT, DeviceClock
 from dcrload.core.lifecycle import MIN_TOKEN_USE, InstanceConfig
-from dcrload.core.streams import Stream, run_key, stream, streams_of
+from dcrload.core.streams import Stream, run_key, stream
 from dcrload.model.drawn import drawn_streams
 from dcrload.model.scenario import Cohort, Rollout, Scenario
 from dcrload.model.usage import DAY, Diurnal, install_times
@@ -87,14 +87,6 @@ class FleetModel:
 
     def stream(self, index: int, purpose: str) -> Stream:
         return stream(self.key, index, purpose)
-
-    def streams(self, purpose: str) -> Callable[[int], Stream]:
-        """`stream(index, purpose)` as a function of the index (`streams_of`), made once."""
-        made: dict[str, Callable[[int], Stream]] = self.__dict__.setdefault("_streams", {})
-        of = made.get(purpose)
-        if of is None:
-            of = made[purpose] = streams_of(self.key, purpose)
-        return of
 
     def software_id_at_install(self, cohort: Cohort, install_at: float) -> str:
         """The statement an instance ships with: its cohort's, or the replacement's when it
@@ -211,7 +203,7 @@ def plan_instance(
     scenario = model.scenario
     fleet = scenario.fleet
     if rng is None:
-        rng = model.streams("usage")(index)
+        rng = model.stream(index, "usage")
     warm = base and fleet.start == "warm"
     chosen = cohort_index(scenario.cohorts, rng.random())
     cohort = scenario.cohorts[chosen]
@@ -275,7 +267,7 @@ def fleet_plans(
         if bulk_draws:
             streams: list[Stream] = [*drawn_streams(model.key, "usage", chunk, USAGE_DRAWS)]
         else:
-            streams = [model.streams("usage")(index) for index in chunk]
+            streams = [model.stream(index, "usage") for index in chunk]
         for index, rng in zip(chunk, streams, strict=True):
             if index < base:
                 yield plan_instance(model, index, 0.0, base=True, rng=rng)
