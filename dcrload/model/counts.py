@@ -16,13 +16,15 @@ from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 ENDPOINTS = ("register", "token", "api")
 COHORT_KEYS = ("register", "token", "api", "reauthentications", "expired_token_calls")
 
+K = TypeVar("K", str, tuple[str, str])
 
-def registered(codes: dict[str, int], names: list[str], name: str) -> int:
+
+def registered(codes: dict[K, int], names: list[K], name: K) -> int:
     """The small integer of `name` in `codes`, the next one (appended to `names`) if new."""
     code = codes.get(name)
     if code is None:
@@ -66,12 +68,7 @@ class Counters:
 
     def code(self, endpoint: str, outcome: str) -> int:
         """The small integer of (endpoint, outcome) in the raw records."""
-        key = (endpoint, outcome)
-        code = self.codes.get(key)
-        if code is None:
-            code = self.codes[key] = len(self._keys)
-            self._keys.append(key)
-        return code
+        return registered(self.codes, self._keys, (endpoint, outcome))
 
     def add(self, endpoint: str, outcome: str, t: float, n: int = 1) -> None:
         if 0 <= t < self.duration:
@@ -427,8 +424,7 @@ class Service:
         if 0 <= sent < self.duration:
             code = self._codes.get(endpoint)
             if code is None:
-                code = self._codes[endpoint] = len(self._endpoints)
-                self._endpoints.append(endpoint)
+                code = self.code(endpoint)
             self._sent_code.append(code)
             self._sent.append(sent)
             self._wait.append(wait)
@@ -626,8 +622,7 @@ class PerSecond:
     def add(self, endpoint: str, t: float) -> None:
         code = self._codes.get(endpoint)
         if code is None:
-            code = self._codes[endpoint] = len(self._endpoints)
-            self._endpoints.append(endpoint)
+            code = self.code(endpoint)
         self._code.append(code)
         self._t.append(t)
 
