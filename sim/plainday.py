@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dcrload.core.clocks import DeviceClock
 from dcrload.core.lifecycle import MIN_TOKEN_USE, InstanceConfig
 from dcrload.core.streams import LazyStream, Rng, Stream
-from dcrload.model.counts import RunCounts
+from dcrload.model.counts import RunCounts, Service
 from dcrload.model.drawn import drawn_streams
 from dcrload.model.plans import FleetModel, Plan, own_cycle
 from sim.server import SimServer
@@ -101,8 +101,6 @@ class PlainDay:
         # the server's records of the plain days' token requests, not yet written
         self.arrivals: list[float] = []
         self.services: list[float] = []
-        self.sent: list[float] = []
-        self.answered: list[float] = []
         # the draws a plain day makes, with their fields read once
         self.service_time = server.service_time.sampler()
         self.session_length = model.session_length.sampler()
@@ -223,28 +221,26 @@ class PlainDay:
     def flush(self) -> None:
         """Write every plain day's requests run since the last flush to their recorders and
         the server (all inside [0, duration): a plain day ends by then)."""
-        interval = self.model.api_interval
+        interval, server = self.model.api_interval, self.server
         for pending in self._pending.values():
-            pending.write(interval)
+            pending.write(interval, server.record)
         arrivals, services = self.arrivals, self.services
         if not arrivals:
             return
-        server = self.server
         server.arrivals.extend(arrivals)
         server.services.extend(services)
-        record = server.record
-        if record is not None:
+        if server.record is not None:
             starts = [arrival + 0.0 for arrival in arrivals]
-            record.busy_spans(starts, [a + b for a, b in zip(starts, services, strict=True)])
-            record.served_times(record.code("token"), self.sent, 0.0, self.answered)
-        for records in (arrivals, services, self.sent, self.answered):
-            records.clear()
+            ends = [start + service for start, service in zip(starts, services, strict=True)]
+            server.record.busy_spans(starts, ends)
+        arrivals.clear()
+        services.clear()
 
 
 class _Pending:
     """One recorder's plain-day requests not yet written (`PlainDay.flush`)."""
 
-    __slots__ = ("api", "counts", "seen", "series_first", "series_n", "tokens")
+    __slots__ = ("answered", "api", "counts", "seen", "series_first", "series_n", "tokens")
 
     def __init__(self, counts: RunCounts) -> None:
         self.counts = counts
@@ -255,10 +251,14 @@ class _Pending:
         """Straight bursts: first call, number of calls (one API interval apart)."""
         self.tokens: list[list[float]] = [[] for _ in range(counts.cohorts)]
         """Send times of token requests, per cohort."""
+        self.answered: list[list[float]] = [[] for _ in range(counts.cohorts)]
+        """Their response times, in the same order (the server's recorder gets them)."""
         self.seen: set[tuple[int, bool | None, bool, bool]] = set()
         """The kinds of day already registered (`PlainDay._register`)."""
 
-    def write(self, interval: float) -> None:
+    def write(self, interval: float, record: Service | None) -> None:
+        """Write the requests to the recorder, the token requests' service records to the
+        server's (`record`)."""
         counts = self.counts
         counters = counts.counters
         if self.api:
@@ -271,12 +271,15 @@ class _Pending:
             self.series_first.clear()
             self.series_n.clear()
         per_second = counts.per_second
-        for cohort, sent in enumerate(self.tokens):
+        for cohort, (sent, answered) in enumerate(zip(self.tokens, self.answered, strict=True)):
             if sent:
                 counters.add_times(counters.codes[("token", "201")], sent)
                 per_second.add_times(per_second.code("token"), sent)
                 per_second.add_times(per_second.code(counts.cohort_rows[cohort]), sent)
+                if record is not None:
+                    record.served_times(record.code("token"), sent, 0.0, answered)
                 sent.clear()
+                answered.clear()
 
 
 class GiveUp(Exception):
@@ -323,7 +326,6 @@ class _Day:
         "token_arrival",
         "token_mark",
         "token_sent",
-        "token_served",
         "token_service",
         "wanted_calls",
         "when",
@@ -356,10 +358,9 @@ class _Day:
         """The throttle bucket: its level at `since` (full before the first request)."""
         # the run's lists (PlainDay.run takes back what a day that gives up appended)
         self.token_sent = pending.tokens[plan.cohort]
-        self.token_served = fast.sent
         self.token_arrival = fast.arrivals
         self.token_service = fast.services
-        self.token_answered = fast.answered
+        self.token_answered = pending.answered[plan.cohort]
         self.api_sent = pending.api
         self.series_first = pending.series_first
         self.series_n = pending.series_n
@@ -397,14 +398,9 @@ class _Day:
         del self.series_first[self.series_mark :]
         del self.series_n[self.series_mark :]
         del self.token_sent[self.token_mark :]
-        mark = self.server_mark
-        for records in (
-            self.token_served,
-            self.token_arrival,
-            self.token_service,
-            self.token_answered,
-        ):
-            del records[mark:]
+        del self.token_answered[self.token_mark :]
+        del self.token_arrival[self.server_mark :]
+        del self.token_service[self.server_mark :]
 
     def take(self, now: float) -> None:
         """A request through the server's throttle bucket: `TokenBucket.take` written out
@@ -420,8 +416,7 @@ class _Day:
         self.level = level - 1.0
 
     def fetch(self, now: float, wanted: bool) -> None:
-        """One token request sent at `now` (`SimServer.answer`, then `_parse_token` and
-        `AppInstance._token`)."""
+        """One token request sent at `now` (`SimServer.answer`, then `_parse_token`)."""
         server = self.server
         if server._throttling:
             self.take(now)
@@ -436,7 +431,6 @@ class _Day:
         if self.api_first is None:
             self.api_first = False
         self.token_sent.append(now)
-        self.token_served.append(now)
         self.token_arrival.append(now + server._half_rtt)
         self.token_service.append(service)
         self.token_answered.append(rtt + 0.0 + service)  # not above the timeout: see above
@@ -450,11 +444,7 @@ class _Day:
             expiry = (float(done * 1000.0 / 1000.0 + ttl) - config.epoch) * scale
         else:
             expiry = reading + float(ttl) * scale * self.clock.rate
-        self.expiry = expiry
-        self.refresh_at = config.refresh.refresh_at(reading, expiry, self.refresh_rng)
-        self.earliest = done + MIN_TOKEN_USE * (float(ttl) * scale)
-        self.server_expiry = done + ttl
-        self.for_call = wanted
+        self.token(done, reading, expiry, float(ttl) * scale, done + ttl, wanted)
 
     def call(self, now: float) -> None:
         """The due API call, alone (`SimServer.answer` on the API route)."""
@@ -526,7 +516,6 @@ class _Day:
         ahead = -math.inf
         last_now = -1.0
         spins = wanted_calls = 0
-        when = self.when
         inf, none_ahead = math.inf, -math.inf
         while True:
             if ahead >= 0.0:
@@ -608,12 +597,7 @@ class _Day:
                 self.call(now)
                 wanted = False
                 continue
-            if foreground or timers:  # wait_until, inline
-                until = when(self.refresh_at, now)
-                if until < self.earliest:
-                    until = self.earliest
-            else:
-                until = inf
+            until = self.wait_until(now, foreground)
             if not in_session:
                 usage_due = session_start
             elif next_api < session_end or until < session_end:
@@ -655,11 +639,8 @@ class _Day:
             ahead = wake
 
     def usable_until(self, now: float) -> float:
-        """`AppInstance.usable_until` for a plain token."""
-        if self.exact:
-            if now >= self.expiry or now >= self.refresh_at:
-                return now
-            return self.expiry if self.expiry < self.refresh_at else self.refresh_at
+        """`AppInstance.usable_until` for a plain token on a clock that does not read true
+        time (`live` answers the exact case inline)."""
         reading = self.read(now)
         if reading >= self.expiry or reading >= self.refresh_at:
             return now
