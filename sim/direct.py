@@ -17,12 +17,11 @@ instead of after all of them, at no more than twice the cost of the one final ch
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterable, Iterator
 
 from dcrload.model.agent import Agent, Sleep
 from dcrload.model.counts import RunCounts
-from dcrload.model.plans import CHUNK, FleetModel, Plan
+from dcrload.model.plans import FleetModel, Plan, chunks
 from sim.plainday import PlainDay
 from sim.server import SimServer
 
@@ -123,7 +122,6 @@ def _prepared(plans: Iterable[Plan], fast: PlainDay | None) -> Iterator[Plan]:
     if fast is None:
         yield from plans
         return
-    ahead = iter(plans)
-    while chunk := list(itertools.islice(ahead, CHUNK)):
+    for chunk in chunks(plans):
         fast.prepare(chunk)
         yield from chunk

@@ -14,9 +14,9 @@ import dataclasses
 import itertools
 import math
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from dcrload.core.clocks import PERFECT, DeviceClock
 from dcrload.core.lifecycle import MIN_TOKEN_USE, InstanceConfig
@@ -243,6 +243,16 @@ def fleet_size(model: FleetModel, installs: list[float]) -> int:
 CHUNK = 1024
 """Plans drawn in bulk are made this many at a time (so only a chunk's draws are held)."""
 
+T = TypeVar("T")
+
+
+def chunks(items: Iterable[T]) -> Iterator[list[T]]:
+    """`items` CHUNK at a time (the last chunk shorter), for work done per chunk."""
+    ahead = iter(items)
+    while chunk := list(itertools.islice(ahead, CHUNK)):
+        yield chunk
+
+
 USAGE_DRAWS = 32
 """Usage draws made in bulk per instance: a plan's and about a day's sessions."""
 
@@ -262,10 +272,9 @@ def fleet_plans(
     """
     installs = install_schedule(model) if installs is None else installs
     base = model.scenario.fleet.instances
-    indices = iter(range(base + len(installs)) if keep is None else keep)
-    while chunk := list(itertools.islice(indices, CHUNK)):
+    for chunk in chunks(range(base + len(installs)) if keep is None else keep):
         if bulk_draws:
-            streams: list[Stream] = [*drawn_streams(model.key, "usage", chunk, USAGE_DRAWS)]
+            streams: Sequence[Stream] = drawn_streams(model.key, "usage", chunk, USAGE_DRAWS)
         else:
             streams = [model.stream(index, "usage") for index in chunk]
         for index, rng in zip(chunk, streams, strict=True):
