@@ -34,8 +34,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from loadtests.mockserver.bodies import BadInput, parse_json_object
+from loadtests.mockserver.calls import BODY_KEY
 from loadtests.mockserver.faults import OUTAGE_MODES, FaultError, Outage, parse_latency
-from loadtests.mockserver.gate import BODY_KEY
 from loadtests.mockserver.responses import json_response
 from loadtests.mockserver.settings import QUIRKS, ThrottleSettings
 from loadtests.mockserver.state import MockState

@@ -23,12 +23,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
-
 from loadtests.mockserver.bodies import BadInput, parse_json
-from loadtests.mockserver.gate import BODY_KEY
-from loadtests.mockserver.responses import api_error, json_response
+from loadtests.mockserver.calls import Call
+from loadtests.mockserver.responses import Answer, api_error, json_answer
 from loadtests.mockserver.state import MockState
 from loadtests.mockserver.tokens import TokenError
 
@@ -40,26 +37,26 @@ class ApiRoutes:
         self.state = state
         self.adobe = state.settings.profile == "adobe-pass"
 
-    def _caller(self, request: Request) -> tuple[str, str] | Response:
+    def _caller(self, call: Call) -> tuple[str, str] | Answer:
         """(client_id, service provider) of an acceptable call, or the error to answer."""
         state = self.state
-        if b"access_token" in request.scope.get("query_string", b"") and (
-            "access_token" in request.query_params
+        if b"access_token" in call.query_string and any(
+            name == "access_token" for name, _ in call.query()
         ):
             return api_error(
                 400, "invalid_request", "Send the access token in the Authorization header only."
             )
-        sp = request.path_params["sp"]
+        sp = call.params["sp"]
         allowed = state.settings.service_providers
         if allowed and sp not in allowed:
             return api_error(
                 400, "invalid_parameter_service_provider", "Unknown service provider.", "none"
             )
-        if self.adobe and not request.headers.get("ap-device-identifier"):
+        if self.adobe and not call.headers.get(b"ap-device-identifier"):
             return api_error(
                 400, "missing_device_identifier", "AP-Device-Identifier is required.", "none"
             )
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        scheme, _, token = call.header(b"authorization").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return api_error(401, "invalid_access_token", "A bearer token is required.", "retry")
         try:
@@ -75,39 +72,39 @@ class ApiRoutes:
             return api_error(401, "revoked_client", "The client's statement is revoked.", "none")
         return grant.client_id, sp
 
-    async def configuration(self, request: Request) -> Response:
-        caller = self._caller(request)
-        if isinstance(caller, Response):
+    def configuration(self, call: Call) -> Answer:
+        caller = self._caller(call)
+        if isinstance(caller, Answer):
             return caller
         mvpds = [{"id": m, "displayName": m.replace("_", " ")} for m in self.state.settings.mvpds]
-        return json_response(200, {"serviceProvider": caller[1], "mvpds": mvpds})
+        return json_answer(200, {"serviceProvider": caller[1], "mvpds": mvpds})
 
-    async def profiles(self, request: Request) -> Response:
-        caller = self._caller(request)
-        if isinstance(caller, Response):
+    def profiles(self, call: Call) -> Answer:
+        caller = self._caller(call)
+        if isinstance(caller, Answer):
             return caller
         bound = self.state.store.profiles_of(*caller)
-        return json_response(
+        return json_answer(
             200, {"profiles": {m: self._profile(m, t) for m, t in sorted(bound.items())}}
         )
 
-    async def authenticate(self, request: Request) -> Response:
-        caller = self._caller(request)
-        if isinstance(caller, Response):
+    def authenticate(self, call: Call) -> Answer:
+        caller = self._caller(call)
+        if isinstance(caller, Answer):
             return caller
-        mvpd = request.path_params["mvpd"]
+        mvpd = call.params["mvpd"]
         if not _MVPD.match(mvpd):
             return api_error(400, "invalid_parameter_mvpd", "Unknown MVPD.", "none")
         now_ms = int(self.state.clock() * 1000)
         self.state.store.add_profile(caller[0], caller[1], mvpd, now_ms)
-        return json_response(201, {"profile": self._profile(mvpd, now_ms)})
+        return json_answer(201, {"profile": self._profile(mvpd, now_ms)})
 
-    async def authorize(self, request: Request) -> Response:
-        caller = self._caller(request)
-        if isinstance(caller, Response):
+    def authorize(self, call: Call) -> Answer:
+        caller = self._caller(call)
+        if isinstance(caller, Answer):
             return caller
-        mvpd = request.path_params["mvpd"]
-        resources = self._resources(request)
+        mvpd = call.params["mvpd"]
+        resources = self._resources(call)
         if resources is None:
             return api_error(400, "invalid_request", "resources must be a list of strings.")
         if mvpd not in self.state.store.profiles_of(*caller):
@@ -127,15 +124,14 @@ class ApiRoutes:
             }
             for resource in resources
         ]
-        return json_response(200, {"decisions": decisions})
+        return json_answer(200, {"decisions": decisions})
 
     @staticmethod
-    def _resources(request: Request) -> list[str] | None:
-        body = request.scope.get(BODY_KEY, b"")
-        if request.method == "GET" or not body:
-            return request.query_params.getlist("resources") or ["default"]
+    def _resources(call: Call) -> list[str] | None:
+        if call.method in ("GET", "HEAD") or not call.body:
+            return [value for name, value in call.query() if name == "resources"] or ["default"]
         try:
-            data: Any = parse_json(body)
+            data: Any = parse_json(call.body)
         except BadInput:
             return None
         resources = data.get("resources", ["default"]) if isinstance(data, dict) else None

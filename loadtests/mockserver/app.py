@@ -62,16 +62,18 @@ def create_app(
     async def metadata(request: Request) -> Response:
         return json_response(200, authorization_server_metadata(settings, str(request.base_url)))
 
-    hot = [
-        Route(paths.register, dcr.register, methods=["POST"]),
-        Route(paths.token, dcr.token, methods=["POST"]),
-        Route(f"{prefix}/configuration", api.configuration, methods=["GET"]),
-        Route(f"{prefix}/profiles", api.profiles, methods=["GET"]),
-        Route(f"{prefix}/authenticate/{{mvpd}}", api.authenticate, methods=["POST"]),
-        Route(f"{prefix}/decisions/authorize/{{mvpd}}", api.authorize, methods=["GET", "POST"]),
-    ]
+    hot = HotRoutes(
+        [
+            (paths.register, ["POST"], dcr.register),
+            (paths.token, ["POST"], dcr.token),
+            (f"{prefix}/configuration", ["GET"], api.configuration),
+            (f"{prefix}/profiles", ["GET"], api.profiles),
+            (f"{prefix}/authenticate/{{mvpd}}", ["POST"], api.authenticate),
+            (f"{prefix}/decisions/authorize/{{mvpd}}", ["GET", "POST"], api.authorize),
+        ]
+    )
     routes = [
-        *hot,
+        *hot.starlette_routes(),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route(JWKS_PATH, jwks_json, methods=["GET"]),
@@ -79,5 +81,5 @@ def create_app(
     ]
     if settings.profile == "rfc7591":
         routes.append(Route(METADATA_PATH, metadata, methods=["GET"]))
-    gate = Gate(Starlette(routes=routes), state, HotRoutes(hot))
+    gate = Gate(Starlette(routes=routes), state, hot)
     return gate

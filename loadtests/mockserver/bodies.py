@@ -10,7 +10,10 @@ OverflowError, ValueError from a URL parser) and turn into a 500:
 - a JWT header (read before any signature is checked) obeys the same rules;
 - a time claim (``iat``, ``exp``, ``nbf``) is a JSON number, not a boolean or a string,
   finite and within `MAX_NUMERIC_DATE` (year 5138), so comparing or converting it is safe;
-- a URL that Python's parser refuses (``http://[::1``) is simply not a valid URL.
+- a URL that Python's parser refuses (``http://[::1``) is simply not a valid URL;
+- a form body must be UTF-8; it is read as ``parse_qsl(text, keep_blank_values=True)``
+  reads it, without the percent-decoding pass when nothing in it is encoded (the token
+  route's form rarely is: client ids and secrets are URL-safe base64).
 
 Each failure raises `BadInput` with a one-line description the route answers with (400).
 """
@@ -23,7 +26,7 @@ import json
 import math
 import re
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 MAX_DEPTH = 16
 """Nesting of arrays and objects a body may have; the mock's own bodies need 3."""
@@ -106,6 +109,22 @@ def parse_json_object(raw: bytes, what: str = "The body") -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BadInput(f"{what} must be a JSON object.")
     return value
+
+
+def parse_form(raw: bytes) -> list[tuple[str, str]]:
+    """The name-value pairs of an ``application/x-www-form-urlencoded`` body, in order."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadInput("The form is not valid UTF-8.") from None
+    if "%" in text or "+" in text:
+        return parse_qsl(text, keep_blank_values=True)
+    pairs = []
+    for part in text.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            pairs.append((name, value))
+    return pairs
 
 
 def jwt_header(token: str) -> dict[str, Any]:

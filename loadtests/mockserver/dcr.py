@@ -31,14 +31,11 @@ import hashlib
 import hmac
 import secrets
 from typing import Any
-from urllib.parse import parse_qsl, unquote_plus
+from urllib.parse import unquote_plus
 
-from starlette.requests import Request
-from starlette.responses import Response
-
-from loadtests.mockserver.bodies import BadInput, parse_json_object, split_url
-from loadtests.mockserver.gate import BODY_KEY
-from loadtests.mockserver.responses import NO_STORE, json_response, oauth_error
+from loadtests.mockserver.bodies import BadInput, parse_form, parse_json_object, split_url
+from loadtests.mockserver.calls import Call
+from loadtests.mockserver.responses import NO_STORE_RAW, Answer, json_answer, oauth_error
 from loadtests.mockserver.state import MockState
 from loadtests.mockserver.statements import StatementError, verify_statement
 from loadtests.mockserver.store import Client
@@ -48,11 +45,11 @@ AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 MAX_REDIRECT_URIS = 16
 
 
-def _media_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+def _media_type(call: Call) -> bytes:
+    return call.headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
 
 
-def _bad(code: str, description: str) -> Response:
+def _bad(code: str, description: str) -> Answer:
     return oauth_error(400, code, description)
 
 
@@ -63,14 +60,14 @@ class DcrRoutes:
 
     # ------------------------------------------------------------------ register
 
-    async def register(self, request: Request) -> Response:
+    def register(self, call: Call) -> Answer:
         state = self.state
-        if self.adobe and not request.headers.get("x-device-info"):
+        if self.adobe and not call.headers.get(b"x-device-info"):
             return _bad("invalid_request", "The X-Device-Info header is required.")
-        if _media_type(request) != "application/json":
+        if _media_type(call) != b"application/json":
             return _bad("invalid_request", "The content type must be application/json.")
         try:
-            body = parse_json_object(request.scope[BODY_KEY])
+            body = parse_json_object(call.body)
         except BadInput as error:
             return _bad("invalid_request", str(error))
         statement = body.get("software_statement")
@@ -126,7 +123,7 @@ class DcrRoutes:
             if "software_version" in claims:
                 answer["software_version"] = claims["software_version"]
         status = 200 if "register-200" in state.quirks else 201
-        return json_response(status, answer, NO_STORE)
+        return json_answer(status, answer, NO_STORE_RAW)
 
     @staticmethod
     def _redirect_uris(body: dict[str, Any]) -> list[str] | None:
@@ -150,7 +147,7 @@ class DcrRoutes:
         return list(given)
 
     @staticmethod
-    def _client_metadata(body: dict[str, Any], metadata: dict[str, Any]) -> Response | None:
+    def _client_metadata(body: dict[str, Any], metadata: dict[str, Any]) -> Answer | None:
         name = body.get("client_name", "")
         grants = body.get("grant_types", ["client_credentials"])
         method = body.get("token_endpoint_auth_method", "client_secret_basic")
@@ -165,20 +162,15 @@ class DcrRoutes:
 
     # ------------------------------------------------------------------ token
 
-    async def token(self, request: Request) -> Response:
+    def token(self, call: Call) -> Answer:
         state = self.state
-        headers = request.headers
-        if self.adobe and not headers.get("x-device-info"):
+        if self.adobe and not call.headers.get(b"x-device-info"):
             return _bad("invalid_request", "The X-Device-Info header is required.")
-        if _media_type(request) != "application/x-www-form-urlencoded":
+        if _media_type(call) != b"application/x-www-form-urlencoded":
             return _bad("invalid_request", "The content type must be a form.")
         try:
-            pairs = parse_qsl(
-                request.scope[BODY_KEY].decode("utf-8"),
-                keep_blank_values=True,
-                strict_parsing=False,
-            )
-        except (UnicodeDecodeError, ValueError):
+            pairs = parse_form(call.body)
+        except BadInput:
             return _bad("invalid_request", "The body is not a valid form.")
         form = dict(pairs)
         if len(form) != len(pairs):
@@ -187,11 +179,11 @@ class DcrRoutes:
         if not grant_type:
             return _bad("invalid_request", "grant_type is required.")
 
-        authorization = headers.get("authorization")
+        authorization = call.headers.get(b"authorization")
         if authorization is not None:
             if "client_id" in form or "client_secret" in form:
                 return _bad("invalid_request", "Use one client authentication method only.")
-            basic = _parse_basic(authorization)
+            basic = _parse_basic(authorization.decode("latin-1"))
             if basic is None:
                 return self._invalid_client(True)
             client_id, secret = basic
@@ -241,12 +233,12 @@ class DcrRoutes:
             status = 200
         if "no-expires-in" in quirks:
             del answer["expires_in"]
-        return json_response(status, answer, NO_STORE)
+        return json_answer(status, answer, NO_STORE_RAW)
 
-    def _invalid_client(self, basic: bool) -> Response:
+    def _invalid_client(self, basic: bool) -> Answer:
         if self.adobe:
             return oauth_error(400, "invalid_client", "Client authentication failed.")
-        extra = {"WWW-Authenticate": 'Basic realm="dcrload-mock"'} if basic else None
+        extra = ((b"www-authenticate", b'Basic realm="dcrload-mock"'),) if basic else ()
         return oauth_error(401, "invalid_client", "Client authentication failed.", extra)
 
 

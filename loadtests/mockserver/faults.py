@@ -89,6 +89,11 @@ class Faults:
     max_hang: float = 60.0
     refresh: Callable[[], None] | None = None  # shared mode: re-read what other workers set
 
+    def quiet(self) -> bool:
+        """No fault is set, so `apply` would return None at once (checked without a
+        coroutine on every gated request)."""
+        return self.outage is None and self.latency is None and self.error_rate <= 0
+
     async def apply(
         self, clock: Callable[[], float], rng: random.Random, route: str = ""
     ) -> int | None:

@@ -12,13 +12,18 @@ every request and the token route must stay cheap. In order:
    request whose client left is dropped, one that queued past ``queue_deadline`` gets 503
    or 429 with Retry-After), then the per-device throttle (429), then the faults — the
    order of `dcrload.core.semantics`, which the simulated server follows too — and last a
-   slot of the route's concurrency limit (or, after ``queue_deadline``, shed).
+   slot of the route's concurrency limit (or, after ``queue_deadline``, shed);
+5. the hot routes' endpoint (`loadtests.mockserver.hot`) is called with a `Call` and its
+   `Answer` sent as two messages; everything else goes to the Starlette app.
+
+The common case is kept free of timers and coroutines it does not need: a body that came
+whole with its head (the protocol marks it) is read without arming the body deadline, and
+the throttle and faults are looked at only when one is set.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 from typing import Any
 
@@ -26,15 +31,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dcrload.core import semantics
 from dcrload.core.semantics import error_body
+from loadtests.mockserver.calls import BODY_COMPLETE_KEY, BODY_KEY, Call, first_values
 from loadtests.mockserver.hot import HotRoutes
+from loadtests.mockserver.responses import encode
 from loadtests.mockserver.shared import STATS_EVERY
 from loadtests.mockserver.shed import ARRIVED_KEY, CLIENT_GONE, GONE_KEY, Limiter
 from loadtests.mockserver.state import MockState
 from loadtests.mockserver.throttle import device_key
 
-BODY_KEY = "dcrload.body"
 GATED = frozenset({"register", "token", "api"})
 CLOSE = [(b"connection", b"close")]
+HEAD = "Headers too large."
+LATE = "The request body did not arrive in time."
+LARGE = "Request body too large."
 
 
 def classify(state: MockState, path: str) -> str:
@@ -55,10 +64,19 @@ def classify(state: MockState, path: str) -> str:
     return "other"
 
 
+def _replay(body: bytes) -> Receive:
+    """A `receive` that hands the already-read body to the app behind the gate."""
+
+    async def replay() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
 async def send_json(
     send: Send, status: int, body: Any, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    data = json.dumps(body, separators=(",", ":")).encode()
+    data = encode(body)
     raw = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(data)).encode()),
@@ -86,90 +104,119 @@ class Gate:
             return
         state = self.state
         route = classify(state, scope["path"])
-        stats = state.stats
+        settings = state.settings
+        raw_headers = scope["headers"]
+        if sum([len(k) + len(v) for k, v in raw_headers]) > settings.max_header_bytes:
+            await self._send(send, route, 431, error_body(route, 431, "invalid_request", HEAD))
+            return
+        shared = state.store.shared
+        if shared:
+            self._start_flushing()
+        gated = route in GATED
+        if gated:
+            if shared:
+                state.sync()
+            gone = scope.get(GONE_KEY)
+            if gone is not None and gone():
+                state.stats.count(route, CLIENT_GONE)
+                return
+            arrived = scope.get(ARRIVED_KEY)
+            if arrived is not None and asyncio.get_running_loop().time() - arrived > (
+                settings.queue_deadline
+            ):
+                await self._shed(send, route)
+                return
+        headers = first_values(raw_headers)
+        if scope.get(BODY_COMPLETE_KEY):  # it all came with the head: nothing to wait for
+            body = await self._read_body(headers, receive, settings.max_body_bytes)
+        else:
+            try:
+                async with asyncio.timeout(settings.body_timeout):
+                    body = await self._read_body(headers, receive, settings.max_body_bytes)
+            except TimeoutError:
+                late = error_body(route, 408, "invalid_request", LATE)
+                await self._send(send, route, 408, late, CLOSE)
+                return
+        if body is None:
+            await self._send(send, route, 413, error_body(route, 413, "invalid_request", LARGE))
+            return
+        scope[BODY_KEY] = body
+        if not gated:
+            await self.app(scope, _replay(body), self._counted(send, route))
+            return
+        if (state.throttle_settings.enabled or not state.faults.quiet()) and await self._refused(
+            scope, send, route, headers
+        ):
+            return
+        limiter = self.limiters[route]
+        if not limiter.try_acquire() and not await limiter.acquire():
+            await self._shed(send, route)
+            return
+        try:
+            gone = scope.get(GONE_KEY)
+            if gone is not None and gone():  # it left while waiting for a slot
+                state.stats.count(route, CLIENT_GONE)
+                return
+            found = None if self.hot is None else self.hot.find(scope["path"], scope["method"])
+            if found is None:
+                await self.app(scope, _replay(body), self._counted(send, route))
+                return
+            endpoint, params = found
+            answer = endpoint(Call(scope["method"], params, headers, body, scope["query_string"]))
+            status, raw = answer.status, answer.raw_headers()
+            state.stats.count(route, status)
+            await send({"type": "http.response.start", "status": status, "headers": raw})
+            await send({"type": "http.response.body", "body": answer.body})
+        finally:
+            limiter.release()
+
+    async def _refused(
+        self, scope: Scope, send: Send, route: str, headers: dict[bytes, bytes]
+    ) -> bool:
+        """Throttle, then faults (`dcrload.core.semantics`' order): whether one answered."""
+        state = self.state
+        throttle = state.throttle_settings
+        if throttle.enabled:
+            peer = scope.get("client") or ("", 0)
+            if not state.throttle.allow(device_key(headers, peer[0])):
+                extra = []
+                if throttle.retry_after:
+                    extra = [(b"retry-after", str(math.ceil(1.0 / throttle.rate)).encode())]
+                await self._send(send, route, 429, semantics.THROTTLED.body(route), extra)
+                return True
+        status = await state.faults.apply(state.clock, state.rng, route)
+        if status == 401:
+            await self._send(send, route, 401, semantics.TOKEN_REJECTED.body(route))
+            return True
+        if status is not None:
+            unavailable = semantics.UNAVAILABLE
+            body = error_body(route, status, unavailable.code, unavailable.message)
+            await self._send(send, route, status, body)
+            return True
+        return False
+
+    def _counted(self, send: Send, route: str) -> Send:
+        """`send`, counting the answer's status for ``/admin/stats``."""
+        stats = self.state.stats
 
         async def counted(message: Message) -> None:
             if message["type"] == "http.response.start":
                 stats.count(route, message["status"])
             await send(message)
 
-        settings = state.settings
-        raw_headers = scope["headers"]
-        if sum(len(k) + len(v) for k, v in raw_headers) > settings.max_header_bytes:
-            await send_json(
-                counted, 431, error_body(route, 431, "invalid_request", "Headers too large.")
-            )
-            return
-        if state.store.shared:
-            self._start_flushing()
-        gated = route in GATED
-        if gated:
-            state.sync()
-            gone = scope.get(GONE_KEY)
-            if gone is not None and gone():
-                stats.count(route, CLIENT_GONE)
-                return
-            arrived = scope.get(ARRIVED_KEY)
-            if arrived is not None and asyncio.get_running_loop().time() - arrived > (
-                settings.queue_deadline
-            ):
-                await self._shed(counted, route)
-                return
-        headers = dict(raw_headers)
-        try:
-            async with asyncio.timeout(settings.body_timeout):
-                body = await self._read_body(headers, receive, settings.max_body_bytes)
-        except TimeoutError:
-            message = "The request body did not arrive in time."
-            await send_json(counted, 408, error_body(route, 408, "invalid_request", message), CLOSE)
-            return
-        if body is None:
-            await send_json(
-                counted, 413, error_body(route, 413, "invalid_request", "Request body too large.")
-            )
-            return
-        scope[BODY_KEY] = body
+        return counted
 
-        if gated:
-            throttle = state.throttle_settings
-            if throttle.enabled:
-                peer = scope.get("client") or ("", 0)
-                if not state.throttle.allow(device_key(headers, peer[0])):
-                    extra = []
-                    if throttle.retry_after:
-                        extra = [(b"retry-after", str(math.ceil(1.0 / throttle.rate)).encode())]
-                    refusal = semantics.THROTTLED
-                    await send_json(counted, 429, refusal.body(route), extra)
-                    return
-            status = await state.faults.apply(state.clock, state.rng, route)
-            if status == 401:
-                await send_json(counted, 401, semantics.TOKEN_REJECTED.body(route))
-                return
-            if status is not None:
-                unavailable = semantics.UNAVAILABLE
-                body = error_body(route, status, unavailable.code, unavailable.message)
-                await send_json(counted, status, body)
-                return
-
-        async def replay() -> Message:
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        if not gated:
-            await self.app(scope, replay, counted)
-            return
-        limiter = self.limiters[route]
-        if not await limiter.acquire():
-            await self._shed(counted, route)
-            return
-        try:
-            gone = scope.get(GONE_KEY)
-            if gone is not None and gone():  # it left while waiting for a slot
-                stats.count(route, CLIENT_GONE)
-                return
-            if self.hot is None or not await self.hot(scope, replay, counted):
-                await self.app(scope, replay, counted)
-        finally:
-            limiter.release()
+    async def _send(
+        self,
+        send: Send,
+        route: str,
+        status: int,
+        body: Any,
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        """The gate's own answer, counted."""
+        self.state.stats.count(route, status)
+        await send_json(send, status, body, headers)
 
     def _start_flushing(self) -> None:
         """Shared mode: write this worker's counters every STATS_EVERY seconds."""
@@ -191,7 +238,7 @@ class Gate:
         self.state.stats.shed += 1
         refusal = semantics.THROTTLED if settings.shed_status == 429 else semantics.UNAVAILABLE
         retry_after = [(b"retry-after", str(settings.shed_retry_after).encode())]
-        await send_json(send, refusal.status, refusal.body(route), retry_after)
+        await self._send(send, route, refusal.status, refusal.body(route), retry_after)
 
     @staticmethod
     async def _read_body(headers: dict[bytes, bytes], receive: Receive, limit: int) -> bytes | None:

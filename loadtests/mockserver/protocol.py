@@ -23,7 +23,9 @@ Malformed input is a 400 (uvicorn's): llhttp refuses what h11 refuses, and more 
 over 0x7F in the request target, for one). The body has its own deadline in
 `loadtests.mockserver.gate` (408). Each request's scope also gets the loop time its head
 was read at and a way to ask whether its client has gone, for load shedding
-(`loadtests.mockserver.shed`).
+(`loadtests.mockserver.shed`), and, once its last byte is parsed, a mark that the body is
+complete (`loadtests.mockserver.calls.BODY_COMPLETE_KEY`): the gate then reads it without
+arming the body deadline.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT, FlowControl
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from loadtests.mockserver.calls import BODY_COMPLETE_KEY
 from loadtests.mockserver.shed import ARRIVED_KEY, GONE_KEY
 
 PROTOCOLS = ("httptools", "h11")
@@ -180,6 +183,8 @@ class MockHttpToolsProtocol(_HeadDeadline, HttpToolsProtocol):
     def on_message_complete(self) -> None:
         self._in_message = False
         super().on_message_complete()
+        if self.cycle is not None and not self.cycle.more_body:
+            self.cycle.scope[BODY_COMPLETE_KEY] = True  # type: ignore[literal-required]
 
     def _no_upgrade(self) -> None:
         """An ``Upgrade`` request (no protocol switch is served): answer it as a plain
@@ -263,6 +268,8 @@ class MockH11Protocol(_HeadDeadline, H11Protocol):
             # a new request: its task is created but has not run yet
             self.cycle.scope[ARRIVED_KEY] = self._received_at  # type: ignore[literal-required]
             self.cycle.scope[GONE_KEY] = self.transport.is_closing  # type: ignore[literal-required]
+        if self.cycle is not None and not self.cycle.more_body:
+            self.cycle.scope[BODY_COMPLETE_KEY] = True  # type: ignore[literal-required]
 
     def _head_timed_out(self) -> None:
         self._head_timer = None

@@ -41,10 +41,16 @@ class Limiter:
         self.active = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
 
-    async def acquire(self) -> bool:
-        """Take a slot (True), or give up after `deadline` seconds (False)."""
+    def try_acquire(self) -> bool:
+        """Take a free slot now if there is one (no coroutine: the common case is cheap)."""
         if self.active < self.limit and not self._waiters:
             self.active += 1
+            return True
+        return False
+
+    async def acquire(self) -> bool:
+        """Take a slot (True), or give up after `deadline` seconds (False)."""
+        if self.try_acquire():
             return True
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)

@@ -22,8 +22,11 @@ Expiry is checked against the injected clock, never pyjwt's own.
 Tokens are signed here, not by ``jwt.encode``: the header segment is the same for every
 token, so it is encoded once, and the JWS compact serialisation (RFC 7515 section 7.1) is
 three lines; that takes about a third off the cost of issuing one (measured on 2026-12-01:
-pyjwt 97 µs, this 68 µs for ES256, of which the signature is 49). Verification stays with
-pyjwt, so every test that decodes an issued token checks this encoding against it.
+pyjwt 97 µs, this 68 µs for ES256, of which the signature is 49). The claims are written
+into a template made once per issuer, the strings escaped by ``json``'s own encoder, which
+is what ``json.dumps`` writes for them (1.3 against 5.6 µs; a test holds the two equal).
+Verification stays with pyjwt, so every test that decodes an issued token checks this
+encoding against it.
 """
 
 from __future__ import annotations
@@ -91,6 +94,10 @@ def load_or_make_key(store: Store, alg: str) -> Any:
         ),
     )
     return key
+
+
+_json_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
+"""A JSON string literal, as ``json.dumps`` (ensure_ascii) writes it."""
 
 
 def _b64(data: bytes) -> bytes:
@@ -166,6 +173,12 @@ class TokenIssuer:
         self.kid = self.jwk["kid"]
         header = {"alg": alg, "kid": self.kid, "typ": self.typ}
         self._header_segment = _b64(json.dumps(header, separators=(",", ":")).encode()) + b"."
+        self._claims_head = '{"iss":' + _json_string(issuer) + ',"sub":'
+        if audience is None:
+            self._claims_tail = ',"scopes":' + json.dumps(self.scopes, separators=(",", ":"))
+        else:  # RFC 9068 section 2.2; the client's id goes between the two parts
+            self._claims_tail = ',"aud":' + _json_string(audience) + ',"client_id":'
+        self._scope = _json_string(" ".join(self.scopes))
         self._sign = signer(self.private_key, alg)
         self._clock = clock
         self.memo = TokenMemo(memo)
@@ -178,21 +191,13 @@ class TokenIssuer:
         iat = int(self._clock())
         exp = iat + (lifetime if exp_offset is None else exp_offset)
         jti = secrets.token_hex(12)
-        claims: dict[str, Any] = {
-            "iss": self.issuer,
-            "sub": client_id,
-            "iat": iat,
-            "nbf": iat,
-            "exp": exp,
-            "jti": jti,
-        }
+        sub = _json_string(client_id)
+        claims = f'{self._claims_head}{sub},"iat":{iat},"nbf":{iat},"exp":{exp},"jti":"{jti}"'
         if self.audience is None:
-            claims["scopes"] = self.scopes
-        else:  # RFC 9068 section 2.2
-            claims.update(aud=self.audience, client_id=client_id, scope=" ".join(self.scopes))
-        signing_input = self._header_segment + _b64(
-            json.dumps(claims, separators=(",", ":")).encode()
-        )
+            claims += self._claims_tail + "}"
+        else:
+            claims += f'{self._claims_tail}{sub},"scope":{self._scope}}}'
+        signing_input = self._header_segment + _b64(claims.encode())
         token = (signing_input + b"." + _b64(self._sign(signing_input))).decode("ascii")
         self.memo.put(token, Grant(client_id, iat, exp))
         return token, jti, iat
