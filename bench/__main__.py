@@ -53,7 +53,14 @@ def _mock(data: dict[str, Any]) -> str:
     rows = [[name, t["requests_per_second"], t["server_cpu_us_per_request"]["median"]]
             for name, t in data["targets"].items()]  # fmt: skip
     ratios = " ".join(f"{k[6:]}={v}" for k, v in data.items() if k.startswith("ratio_"))
-    return table(["target", "req/s", "server CPU µs"], rows) + f"\nratios: {ratios}"
+    shape = data.get("independent_load") or {}
+    independent = (
+        f"\nindependent measured at {shape['connections_per_generator']} connection(s) per"
+        f" generator, pipeline {shape['pipeline']} (its best of {len(shape['tried'])} tried)"
+        if shape
+        else ""
+    )
+    return table(["target", "req/s", "server CPU µs"], rows) + f"\nratios: {ratios}{independent}"
 
 
 def _locust(data: dict[str, Any]) -> str:

@@ -50,6 +50,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 "ratio_token_to_bare",
                 "ratio_api_to_bare",
                 "ratio_token_to_independent",
+                "independent_load",
             ),
         ),
         ("locust", ("lifecycle_api_rps", "plain_api_rps", "ratio")),
@@ -72,7 +73,15 @@ def test_the_scale_bench_measures_a_sample_and_normalises(results: Path) -> None
 
 
 def test_the_mock_bench_measures_every_side_with_the_right_answers(results: Path) -> None:
-    targets = json.loads((results / "mock.json").read_text())["targets"]
+    data = json.loads((results / "mock.json").read_text())
+    targets = data["targets"]
+    shape = data["independent_load"]  # the independent server is measured at its best shape
+    best = max(shape["tried"], key=lambda tried: tried["requests_per_second"])
+    assert len(shape["tried"]) == 4 and best["requests_per_second"] > 0
+    assert (best["connections"], best["pipeline"]) == (
+        shape["connections_per_generator"],
+        shape["pipeline"],
+    )
     expected = {"token": "201", "api": "200", "bare-asgi": "201", "bare-token": "201",
                 "bare-api": "200", "independent": "200"}  # fmt: skip
     assert set(targets) == set(expected)
