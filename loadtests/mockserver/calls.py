@@ -1,10 +1,10 @@
 """`Call`: what a hot route reads of a request, without Starlette's `Request` around it.
 
 A Starlette `Request` reads a header by scanning and decoding the raw header list on every
-lookup, and its router and response objects cost more than the rest of an API call
-(`loadtests.mockserver.hot`). The gate has the headers and the whole body in hand already,
-so a hot route gets them as they are: header names in lower case (as ASGI gives them)
-mapped to their first value, the body as bytes.
+lookup; with it and Starlette's `Response`, an API call cost 57 µs in process, 25–31 µs
+without them (measured on 2026-12-01; `loadtests.mockserver.hot`). The gate has the
+headers and the whole body in hand already, so a hot route gets them as they are: header
+names in lower case (as ASGI gives them) mapped to their first value, the body as bytes.
 """
 
 from __future__ import annotations

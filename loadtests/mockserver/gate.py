@@ -41,9 +41,9 @@ from loadtests.mockserver.throttle import device_key
 
 GATED = frozenset({"register", "token", "api"})
 CLOSE = [(b"connection", b"close")]
-HEAD = "Headers too large."
-LATE = "The request body did not arrive in time."
-LARGE = "Request body too large."
+HEADERS_TOO_LARGE = "Headers too large."
+BODY_LATE = "The request body did not arrive in time."
+BODY_TOO_LARGE = "Request body too large."
 
 
 def classify(state: MockState, path: str) -> str:
@@ -107,7 +107,8 @@ class Gate:
         settings = state.settings
         raw_headers = scope["headers"]
         if sum([len(k) + len(v) for k, v in raw_headers]) > settings.max_header_bytes:
-            await self._send(send, route, 431, error_body(route, 431, "invalid_request", HEAD))
+            too_large = error_body(route, 431, "invalid_request", HEADERS_TOO_LARGE)
+            await self._send(send, route, 431, too_large)
             return
         shared = state.store.shared
         if shared:
@@ -134,11 +135,12 @@ class Gate:
                 async with asyncio.timeout(settings.body_timeout):
                     body = await self._read_body(headers, receive, settings.max_body_bytes)
             except TimeoutError:
-                late = error_body(route, 408, "invalid_request", LATE)
+                late = error_body(route, 408, "invalid_request", BODY_LATE)
                 await self._send(send, route, 408, late, CLOSE)
                 return
         if body is None:
-            await self._send(send, route, 413, error_body(route, 413, "invalid_request", LARGE))
+            too_large = error_body(route, 413, "invalid_request", BODY_TOO_LARGE)
+            await self._send(send, route, 413, too_large)
             return
         scope[BODY_KEY] = body
         if not gated:
