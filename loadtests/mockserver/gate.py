@@ -33,14 +33,16 @@ from dcrload.core import semantics
 from dcrload.core.semantics import error_body
 from loadtests.mockserver.calls import BODY_COMPLETE_KEY, BODY_KEY, Call, first_values
 from loadtests.mockserver.hot import HotRoutes
-from loadtests.mockserver.responses import encode
+from loadtests.mockserver.responses import Answer, Headers, json_answer
 from loadtests.mockserver.shared import STATS_EVERY
 from loadtests.mockserver.shed import ARRIVED_KEY, CLIENT_GONE, GONE_KEY, Limiter
 from loadtests.mockserver.state import MockState
 from loadtests.mockserver.throttle import device_key
 
 GATED = frozenset({"register", "token", "api"})
-CLOSE = [(b"connection", b"close")]
+NO_STORE: Headers = ((b"cache-control", b"no-store"),)
+"""What the gate's own refusals carry beyond the JSON content headers."""
+CLOSE: Headers = ((b"connection", b"close"),)
 HEADERS_TOO_LARGE = "Headers too large."
 BODY_LATE = "The request body did not arrive in time."
 BODY_TOO_LARGE = "Request body too large."
@@ -71,20 +73,6 @@ def _replay(body: bytes) -> Receive:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return replay
-
-
-async def send_json(
-    send: Send, status: int, body: Any, headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    data = encode(body)
-    raw = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(data)).encode()),
-        (b"cache-control", b"no-store"),
-        *(headers or []),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": data})
 
 
 class Gate:
@@ -164,11 +152,8 @@ class Gate:
                 await self.app(scope, _replay(body), self._counted(send, route))
                 return
             endpoint, params = found
-            answer = endpoint(Call(scope["method"], params, headers, body, scope["query_string"]))
-            status, raw = answer.status, answer.raw_headers()
-            state.stats.count(route, status)
-            await send({"type": "http.response.start", "status": status, "headers": raw})
-            await send({"type": "http.response.body", "body": answer.body})
+            call = Call(scope["method"], params, headers, body, scope["query_string"])
+            await self._answer(send, route, endpoint(call))
         finally:
             limiter.release()
 
@@ -181,9 +166,9 @@ class Gate:
         if throttle.enabled:
             peer = scope.get("client") or ("", 0)
             if not state.throttle.allow(device_key(headers, peer[0])):
-                extra = []
+                extra: Headers = ()
                 if throttle.retry_after:
-                    extra = [(b"retry-after", str(math.ceil(1.0 / throttle.rate)).encode())]
+                    extra = ((b"retry-after", str(math.ceil(1.0 / throttle.rate)).encode()),)
                 await self._send(send, route, 429, semantics.THROTTLED.body(route), extra)
                 return True
         status = await state.faults.apply(state.clock, state.rng, route)
@@ -208,17 +193,18 @@ class Gate:
 
         return counted
 
-    async def _send(
-        self,
-        send: Send,
-        route: str,
-        status: int,
-        body: Any,
-        headers: list[tuple[bytes, bytes]] | None = None,
-    ) -> None:
-        """The gate's own answer, counted."""
+    async def _answer(self, send: Send, route: str, answer: Answer) -> None:
+        """`answer` sent as its two messages, its status counted."""
+        status, raw = answer.status, answer.raw_headers()
         self.state.stats.count(route, status)
-        await send_json(send, status, body, headers)
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": answer.body})
+
+    async def _send(
+        self, send: Send, route: str, status: int, body: Any, headers: Headers = ()
+    ) -> None:
+        """The gate's own answer (JSON, not to be cached), counted."""
+        await self._answer(send, route, json_answer(status, body, NO_STORE + headers))
 
     def _start_flushing(self) -> None:
         """Shared mode: write this worker's counters every STATS_EVERY seconds."""
@@ -239,7 +225,7 @@ class Gate:
         settings = self.state.settings
         self.state.stats.shed += 1
         refusal = semantics.THROTTLED if settings.shed_status == 429 else semantics.UNAVAILABLE
-        retry_after = [(b"retry-after", str(settings.shed_retry_after).encode())]
+        retry_after = ((b"retry-after", str(settings.shed_retry_after).encode()),)
         await self._send(send, route, refusal.status, refusal.body(route), retry_after)
 
     @staticmethod

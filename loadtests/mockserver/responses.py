@@ -20,7 +20,6 @@ from starlette.responses import Response
 
 Headers = tuple[tuple[bytes, bytes], ...]
 
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 NO_STORE_RAW: Headers = ((b"cache-control", b"no-store"), (b"pragma", b"no-cache"))
 """RFC 6749 section 5.1: a token (or error) answer must not be cached."""
 JSON = (b"content-type", b"application/json")
