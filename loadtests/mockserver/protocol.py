@@ -89,8 +89,9 @@ class _PipelineFlowControl(FlowControl):
 
 
 class _HeadDeadline:
-    """The head deadline and the drain after a 431, for either parser's protocol (a mixin
-    before uvicorn's class, whose `loop` and `transport` it uses)."""
+    """The head deadline, the drain after a 431 and the complete-body mark, for either
+    parser's protocol (a mixin before uvicorn's class, whose `loop` and `transport` it
+    uses)."""
 
     header_timeout: float = 10.0
     max_head: int = 64 * 1024
@@ -117,6 +118,14 @@ class _HeadDeadline:
         self._disarm()
         self._draining = True
         self._drain_timer = self.loop.call_later(DRAIN_SECONDS, self.transport.close)
+
+    @staticmethod
+    def _mark_if_complete(cycle: Any) -> None:
+        """Mark the request's scope once its last byte is parsed (`BODY_COMPLETE_KEY`: the
+        gate reads such a body without arming its deadline); `cycle` is uvicorn's
+        RequestResponseCycle of the current request, or None."""
+        if cycle is not None and not cycle.more_body:
+            cycle.scope[BODY_COMPLETE_KEY] = True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -183,8 +192,7 @@ class MockHttpToolsProtocol(_HeadDeadline, HttpToolsProtocol):
     def on_message_complete(self) -> None:
         self._in_message = False
         super().on_message_complete()
-        if self.cycle is not None and not self.cycle.more_body:
-            self.cycle.scope[BODY_COMPLETE_KEY] = True  # type: ignore[literal-required]
+        self._mark_if_complete(self.cycle)
 
     def _no_upgrade(self) -> None:
         """An ``Upgrade`` request (no protocol switch is served): answer it as a plain
@@ -268,8 +276,7 @@ class MockH11Protocol(_HeadDeadline, H11Protocol):
             # a new request: its task is created but has not run yet
             self.cycle.scope[ARRIVED_KEY] = self._received_at  # type: ignore[literal-required]
             self.cycle.scope[GONE_KEY] = self.transport.is_closing  # type: ignore[literal-required]
-        if self.cycle is not None and not self.cycle.more_body:
-            self.cycle.scope[BODY_COMPLETE_KEY] = True  # type: ignore[literal-required]
+        self._mark_if_complete(self.cycle)
 
     def _head_timed_out(self) -> None:
         self._head_timer = None
