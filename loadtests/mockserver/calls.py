@@ -21,8 +21,6 @@ arrived whole with its head (most do) needs no body deadline timer."""
 
 def first_values(raw: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
     """Header names to their first value, as Starlette's ``Headers.get`` reads them."""
-    if len(raw) < 2:
-        return dict(raw)
     return dict(reversed(raw))
 
 
