@@ -18,7 +18,6 @@ seed give the same counts whichever engine ran them.
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Callable
 from typing import Literal
@@ -26,6 +25,7 @@ from typing import Literal
 from dcrload.model.counts import RunCounts, RunResult
 from dcrload.model.plans import FleetModel, fleet_plans, install_schedule
 from dcrload.model.scenario import Scenario
+from sim.collector import collector_off
 from sim.direct import WouldQueue, run_fleet
 from sim.driver import run_events
 from sim.plainday import PlainDay
@@ -114,9 +114,7 @@ def simulate(
     mode = "event" if engine == "event" or needs_events(scenario) else "direct"
     fell_back, seen_after = False, 0
     fast: PlainDay | None = None
-    collecting = gc.isenabled()
-    gc.disable()  # nothing a run makes is cyclic garbage; the collector only costs time
-    try:
+    with collector_off():  # nothing a run makes is cyclic garbage
         while True:
             counts = RunCounts(
                 scenario.scenario.duration, scenario.scenario.bin, len(scenario.cohorts)
@@ -141,9 +139,6 @@ def simulate(
                 continue
             events = run_events(model, plans, server, counts, progress)
             break
-    finally:
-        if collecting:
-            gc.enable()
     wall = time.perf_counter() - started
     fleet = scenario.fleet
     return RunResult(

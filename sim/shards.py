@@ -26,7 +26,6 @@ another process.
 
 from __future__ import annotations
 
-import gc
 import math
 import multiprocessing
 import os
@@ -44,6 +43,7 @@ from dcrload.model.counts import Blocked, RunCounts, RunResult
 from dcrload.model.drawn import first_draws
 from dcrload.model.plans import FleetModel, Plan, fleet_plans, install_schedule
 from dcrload.model.scenario import Scenario
+from sim.collector import collector_off
 from sim.direct import WouldQueue, run_fleet
 from sim.driver import run_events
 from sim.plainday import PlainDay
@@ -58,9 +58,6 @@ T_975 = {
     29: 2.045, 39: 2.023, 63: 1.998,
 }  # fmt: skip
 """Student t quantiles (97.5 %) by degrees of freedom, for the 95 % intervals."""
-
-_M = np.uint64(0xFFFFFFFFFFFFFFFF)
-
 
 # --------------------------------------------------------------------------- which instances
 
@@ -108,18 +105,10 @@ class ShardTask:
 
 
 def run_shard(task: ShardTask) -> dict[str, Any]:
-    """Simulate one shard; return its counts per group, its DCR arrivals and its totals.
-
-    The cyclic garbage collector is off meanwhile, as in `simulate`: nothing a run makes
-    is cyclic garbage, and its passes over a shard's live objects cost a fifth of the
-    shard's CPU (measured on 50,000 instances of the default fleet)."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    """Simulate one shard; return its counts per group, its DCR arrivals and its totals
+    (with the garbage collector off, as in `simulate`: `sim.collector`)."""
+    with collector_off():
         return _run_shard(task)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _run_shard(task: ShardTask) -> dict[str, Any]:
