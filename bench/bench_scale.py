@@ -41,8 +41,10 @@ RAW_TIMEOUTS = 200_000
 CHILD = r"""
 import gc, json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
+from dcrload import native
 from dcrload.model.scenario import load_scenario
 from sim.fleet import simulate
+import sim.plainday
 n, jobs, sample, duration = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
 workers = [f"server.workers={sys.argv[6]}"] if sys.argv[6] != "-" else []
 scenario = load_scenario(sys.argv[1] + "/scenarios/default.toml",
@@ -67,6 +69,7 @@ print(json.dumps({
     "simulated": (result.engine.get("sample") or {}).get("instances_simulated", n),
     "token": result.counters.total("token"),
     "workers": scenario.server.workers,
+    "compiled": native.compiled(sim.plainday),
 }))
 """
 
@@ -117,6 +120,7 @@ def run_size(
         "cpu_us_per_instance_day": round(cpu / days * 1e6, 1),
         "engine": data["engine"],
         "token_requests": data["token"],
+        "compiled": data["compiled"],
     }
 
 
@@ -197,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
              r["normalised"]]
             for r in runs]  # fmt: skip
     text = table(header, rows) + f"\nraw SimPy loop: {raw:.2f} CPU s"
+    compiled = {run["compiled"] for run in runs}
+    text += "\nplain day: " + ("compiled (mypyc, setup.py)" if compiled == {True} else
+                               "run as Python" if compiled == {False} else "mixed")  # fmt: skip
     for step in figures["marginal"]:
         text += (f"\nmarginal {step['from']:,} → {step['to']:,}: "
                  f"{step['cpu_us_per_instance_day']} CPU µs per instance-day")  # fmt: skip

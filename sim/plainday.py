@@ -351,7 +351,7 @@ class _Day:
         self.exact = clock.reads_true_time(basis)
         self.read, self.when = clock.readers(basis)
         self.timers = config.platform != "mobile"
-        self.refresh_rng: Rng = LazyStream(fast.model.key, plan.index, "refresh")  # type: ignore[assignment]
+        self.refresh_rng: Rng = LazyStream(fast.model.key, plan.index, "refresh")
         self.srv_rng: Rng | None = None
         self.level = 0.0
         self.since = -math.inf

@@ -8,6 +8,7 @@ The overload benchmark's smoke run is tests/test_mock_shed.py's.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -70,6 +71,8 @@ def test_the_scale_bench_measures_a_sample_and_normalises(results: Path) -> None
     runs = json.loads((results / "scale.json").read_text())["runs"]
     assert [r["sample"] for r in runs] == [1.0, 1.0, 0.25]
     assert all(r["events_per_instance_day"] > 0 and r["normalised"] > 0 for r in runs)
+    # each run says whether the plain day ran compiled (setup.py), as the suite's does
+    assert {r["compiled"] for r in runs} == {os.environ.get("DCRLOAD_PURE") != "1"}
 
 
 def test_the_mock_bench_measures_every_side_with_the_right_answers(results: Path) -> None:
