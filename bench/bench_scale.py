@@ -127,10 +127,11 @@ def run_size(
 def marginal(runs: list[dict[str, Any]], days: float) -> list[dict[str, Any]]:
     """CPU per instance-day between consecutive sizes: what one more instance costs.
 
-    A run has a cost that does not grow with the fleet (two processes forked, each shard's
-    bins written out and added, the queue check's start-up: about 0.4 CPU-s), which the
-    average per instance-day of a small fleet carries; the marginal cost is what tells
-    whether the cost per instance grows with the fleet."""
+    A run has a cost that does not grow with the fleet (`fixed_cost`: the default
+    scenario's 400 installs a day at every size, which run on the agent, each shard's
+    set-up and per-second rows, the parent's merge: 0.2–0.5 CPU-s), which the average
+    per instance-day of a small fleet carries; the marginal cost is what tells whether
+    the cost per instance grows with the fleet."""
     steps = []
     for small, large in itertools.pairwise(runs):
         added = (large["instances"] - small["instances"]) * days
@@ -139,6 +140,18 @@ def marginal(runs: list[dict[str, Any]], days: float) -> list[dict[str, Any]]:
             steps.append({"from": small["instances"], "to": large["instances"],
                           "cpu_us_per_instance_day": round(cost, 1)})  # fmt: skip
     return steps
+
+
+def fixed_cost(runs: list[dict[str, Any]], days: float) -> float | None:
+    """CPU seconds of a run that do not grow with the fleet: the smallest run's CPU less
+    its instances at the first marginal cost (the straight line through the two smallest
+    runs, at zero instances)."""
+    steps = marginal(runs, days)
+    if not steps:
+        return None
+    small = runs[0]
+    per_instance = steps[0]["cpu_us_per_instance_day"] * 1e-6 * days
+    return round(small["cpu_s"] - per_instance * small["instances"], 2)
 
 
 def _workers_per_instance() -> float:
@@ -184,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         run["normalised"] = round(run["cpu_s"] / raw, 3)
     first = runs[0]["cpu_us_per_instance_day"]
     unsampled = [r for r in runs if r["sample"] >= 1.0]
+    steps = marginal(unsampled, _days(args.duration))
     figures = {
         "duration": args.duration,
         "raw_simpy": {"processes": RAW_PROCESSES, "timeouts": raw_timeouts, "cpu_s": round(raw, 3)},
@@ -191,7 +205,13 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_cpu_per_instance_day_largest_to_smallest": round(
             unsampled[-1]["cpu_us_per_instance_day"] / first, 3
         ),
-        "marginal": marginal(unsampled, _days(args.duration)),
+        "marginal": steps,
+        "ratio_marginal_largest_to_smallest": round(
+            steps[-1]["cpu_us_per_instance_day"] / steps[0]["cpu_us_per_instance_day"], 3
+        )
+        if steps
+        else None,
+        "fixed_cpu_s": fixed_cost(unsampled, _days(args.duration)),
         "goals": {"flat_within": 1.25, "cpu_us_per_instance_day": 120, "wall_1m_s": 60},
     }
     header = ["instances", "sample", "workers", "wall s", "CPU s", "peak MiB", "events/inst-day",
@@ -207,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     for step in figures["marginal"]:
         text += (f"\nmarginal {step['from']:,} → {step['to']:,}: "
                  f"{step['cpu_us_per_instance_day']} CPU µs per instance-day")  # fmt: skip
+    if steps:
+        text += (f"\nmarginal cost, the later step ÷ the earlier: "
+                 f"{figures['ratio_marginal_largest_to_smallest']} (flat within 25 %: 0.8–1.25);"
+                 f" fixed cost of a run {figures['fixed_cpu_s']} CPU s")  # fmt: skip
     finish("scale", figures, text, args.out, before)
     return 0
 

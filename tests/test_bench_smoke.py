@@ -41,7 +41,14 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("sim", ("dcrload", "raw_simpy", "ratio_dcrload_to_raw_simpy")),
         (
             "scale",
-            ("runs", "raw_simpy", "ratio_cpu_per_instance_day_largest_to_smallest", "marginal"),
+            (
+                "runs",
+                "raw_simpy",
+                "ratio_cpu_per_instance_day_largest_to_smallest",
+                "marginal",
+                "ratio_marginal_largest_to_smallest",
+                "fixed_cpu_s",
+            ),
         ),
         (
             "mock",
@@ -111,3 +118,21 @@ def test_unknown_benchmark_is_refused() -> None:
         [sys.executable, "-m", "bench", "nope"], cwd=ROOT, capture_output=True, text=True
     )
     assert done.returncode == 2 and "invalid choice" in done.stderr
+
+
+def test_the_scale_bench_splits_a_runs_cost_into_fixed_and_per_instance() -> None:
+    """Runs costing exactly 0.5 CPU-s plus 60 µs per instance-day, then 50 µs past 100k:
+    the marginal steps and the fixed cost are those numbers (a straight-line calculation)."""
+    sys.path.insert(0, str(ROOT))
+    from bench.bench_scale import fixed_cost, marginal
+
+    def cpu(n: int) -> float:
+        return 0.5 + 60e-6 * min(n, 100_000) + 50e-6 * max(0, n - 100_000)
+
+    runs = [{"instances": n, "cpu_s": cpu(n)} for n in (10_000, 100_000, 1_000_000)]
+    steps = marginal(runs, days=1.0)
+    assert [step["cpu_us_per_instance_day"] for step in steps] == [60.0, 50.0]
+    assert fixed_cost(runs, days=1.0) == 0.5
+    assert fixed_cost(runs[:1], days=1.0) is None  # one size: no line to draw
+    two_days = [{"instances": n, "cpu_s": 0.5 + 2 * 60e-6 * n} for n in (1_000, 5_000)]
+    assert fixed_cost(two_days, days=2.0) == 0.5
