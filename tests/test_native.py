@@ -40,12 +40,13 @@ print(json.dumps({"compiled": compiled, "records": records, "taken": taken}))
 """
 
 
-def records(pure: bool) -> dict[str, object]:
+def python(code: str, argument: Path, pure: bool) -> subprocess.CompletedProcess[str]:
+    """`code` in a fresh interpreter, with `DCRLOAD_PURE=1` or without it."""
     environment = {key: value for key, value in os.environ.items() if key != "DCRLOAD_PURE"}
     if pure:
         environment["DCRLOAD_PURE"] = "1"
-    done = subprocess.run(
-        [sys.executable, "-c", RECORDS, str(TESTS)],
+    return subprocess.run(
+        [sys.executable, "-c", code, str(argument)],
         capture_output=True,
         text=True,
         env=environment,
@@ -53,6 +54,10 @@ def records(pure: bool) -> dict[str, object]:
         timeout=120,
         check=False,
     )
+
+
+def records(pure: bool) -> dict[str, object]:
+    done = python(RECORDS, TESTS, pure)
     assert done.returncode == 0, done.stderr
     assert done.stderr == "", done.stderr  # no stale-build warning either
     return json.loads(done.stdout)  # type: ignore[no-any-return]
@@ -129,18 +134,7 @@ for source in native.SOURCES:
 
 
 def choose_in(root: Path, pure: bool) -> subprocess.CompletedProcess[str]:
-    environment = {key: value for key, value in os.environ.items() if key != "DCRLOAD_PURE"}
-    if pure:
-        environment["DCRLOAD_PURE"] = "1"
-    return subprocess.run(
-        [sys.executable, "-c", CHOOSE, str(root)],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-    )
+    return python(CHOOSE, root, pure)
 
 
 def test_a_stale_build_runs_every_compiled_module_from_source_and_says_so(
