@@ -1,10 +1,10 @@
 """The build: the plain day and the two modules it calls most compiled to C with mypyc.
 
 mypyc (part of mypy) compiles type-annotated Python to a C extension with the same
-behaviour; it halves the cost of a plain day (docs/performance.md, item 11). The list is
-in `dcrload/native.py`, which also records what was compiled so that a source changed
-after the build runs as Python instead of as its stale compiled self. `DCRLOAD_PURE=1`
-at install builds no extension (and removes one left by an earlier build).
+behaviour; it cuts the CPU of a simulated day by about 40 % (docs/performance.md, item
+11). The list is in `dcrload/native.py`, which also records what was compiled so that a
+source changed after the build runs as Python instead of as its stale compiled self.
+`DCRLOAD_PURE=1` at install builds no extension (and removes one left by an earlier one).
 """
 
 import importlib.util

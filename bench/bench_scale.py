@@ -142,6 +142,15 @@ def marginal(runs: list[dict[str, Any]], days: float) -> list[dict[str, Any]]:
     return steps
 
 
+def marginal_ratio(steps: list[dict[str, Any]]) -> float | None:
+    """The marginal cost at the largest sizes over that at the smallest; None without two
+    steps to compare, or when the first is not positive (tiny fleets, whose CPU the
+    machine's noise outweighs)."""
+    if len(steps) < 2 or steps[0]["cpu_us_per_instance_day"] <= 0:
+        return None
+    return round(steps[-1]["cpu_us_per_instance_day"] / steps[0]["cpu_us_per_instance_day"], 3)
+
+
 def fixed_cost(runs: list[dict[str, Any]], days: float) -> float | None:
     """CPU seconds of a run that do not grow with the fleet: the smallest run's CPU less
     its instances at the first marginal cost (the straight line through the two smallest
@@ -206,11 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             unsampled[-1]["cpu_us_per_instance_day"] / first, 3
         ),
         "marginal": steps,
-        "ratio_marginal_largest_to_smallest": round(
-            steps[-1]["cpu_us_per_instance_day"] / steps[0]["cpu_us_per_instance_day"], 3
-        )
-        if steps
-        else None,
+        "ratio_marginal_largest_to_smallest": marginal_ratio(steps),
         "fixed_cpu_s": fixed_cost(unsampled, _days(args.duration)),
         "goals": {"flat_within": 1.25, "cpu_us_per_instance_day": 120, "wall_1m_s": 60},
     }
@@ -227,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     for step in figures["marginal"]:
         text += (f"\nmarginal {step['from']:,} → {step['to']:,}: "
                  f"{step['cpu_us_per_instance_day']} CPU µs per instance-day")  # fmt: skip
-    if steps:
+    if figures["ratio_marginal_largest_to_smallest"] is not None:
         text += (f"\nmarginal cost, the later step ÷ the earlier: "
                  f"{figures['ratio_marginal_largest_to_smallest']} (flat within 25 %: 0.8–1.25);"
                  f" fixed cost of a run {figures['fixed_cpu_s']} CPU s")  # fmt: skip

@@ -124,7 +124,7 @@ def test_the_scale_bench_splits_a_runs_cost_into_fixed_and_per_instance() -> Non
     """Runs costing exactly 0.5 CPU-s plus 60 µs per instance-day, then 50 µs past 100k:
     the marginal steps and the fixed cost are those numbers (a straight-line calculation)."""
     sys.path.insert(0, str(ROOT))
-    from bench.bench_scale import fixed_cost, marginal
+    from bench.bench_scale import fixed_cost, marginal, marginal_ratio
 
     def cpu(n: int) -> float:
         return 0.5 + 60e-6 * min(n, 100_000) + 50e-6 * max(0, n - 100_000)
@@ -133,6 +133,11 @@ def test_the_scale_bench_splits_a_runs_cost_into_fixed_and_per_instance() -> Non
     steps = marginal(runs, days=1.0)
     assert [step["cpu_us_per_instance_day"] for step in steps] == [60.0, 50.0]
     assert fixed_cost(runs, days=1.0) == 0.5
+    assert marginal_ratio(steps) == round(50 / 60, 3)
+    assert marginal_ratio(steps[:1]) is None  # one step: nothing to compare it with
+    # tiny fleets whose CPU rounds to the same figure: no ratio, not a division by zero
+    flat = marginal([{"instances": n, "cpu_s": 0.3} for n in (100, 200, 400)], days=1 / 24)
+    assert marginal_ratio(flat) is None
     assert fixed_cost(runs[:1], days=1.0) is None  # one size: no line to draw
     two_days = [{"instances": n, "cpu_s": 0.5 + 2 * 60e-6 * n} for n in (1_000, 5_000)]
     assert fixed_cost(two_days, days=2.0) == 0.5
