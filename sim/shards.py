@@ -29,7 +29,6 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
-import signal
 import time
 from collections.abc import Callable, Sequence
 from concurrent import futures
@@ -38,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from dcrload.commandline.processes import die_with_parent
+from dcrload.commandline.processes import pool_worker_start
 from dcrload.model.counts import Blocked, RunCounts, RunResult
 from dcrload.model.drawn import first_draws
 from dcrload.model.plans import FleetModel, Plan, fleet_plans, install_schedule
@@ -171,12 +170,6 @@ def _run_shard(task: ShardTask) -> dict[str, Any]:
 # --------------------------------------------------------------------------- running shards
 
 
-def _worker_start(parent: int | None) -> None:
-    """Pool initializer: Ctrl-C is the parent's to handle; die with the parent, always."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    die_with_parent(parent)
-
-
 def run_tasks(
     tasks: Sequence[ShardTask],
     jobs: int,
@@ -198,7 +191,7 @@ def run_tasks(
     with futures.ProcessPoolExecutor(
         max_workers=min(jobs, len(tasks)),
         mp_context=context,
-        initializer=_worker_start,
+        initializer=pool_worker_start,
         initargs=(parent,),
     ) as pool:
         submitted = [pool.submit(run_shard, task) for task in tasks]

@@ -28,14 +28,13 @@ import json
 import multiprocessing
 import os
 import secrets
-import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dcrload.commandline.processes import die_with_parent, pid_alive
+from dcrload.commandline.processes import pid_alive, pool_worker_start
 from dcrload.core.errors import UsageError
 from dcrload.model.overrides import apply_overrides, apply_traced, parse_value
 from dcrload.model.scenario import Scenario, scenario_data, validate
@@ -513,13 +512,6 @@ def run_one(task: RunTask, folder: str, code: str) -> str:
     return task.key
 
 
-def _worker_start(parent: int | None) -> None:
-    """Pool initializer: leave Ctrl-C to the parent, which stops the workers itself, and
-    die with the parent whatever kills it (`die_with_parent`)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    die_with_parent(parent)
-
-
 Tick = Callable[[int], None]
 """Called with the number of runs finished so far, a few times a second."""
 
@@ -556,7 +548,7 @@ def execute(
     pool = futures.ProcessPoolExecutor(
         max_workers=min(jobs, len(tasks)),
         mp_context=context,
-        initializer=_worker_start,
+        initializer=pool_worker_start,
         initargs=(parent,),
     )
     pending: set[futures.Future[str]] = set()

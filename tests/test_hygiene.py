@@ -187,6 +187,52 @@ def try_lock(folder: Path, hold: float = 0.0) -> subprocess.Popen[str]:
     return process
 
 
+TERMINATED_WORKER = r"""
+import os, signal, sys, time
+from concurrent import futures
+import multiprocessing
+from dcrload.cli import main  # noqa: F401  (the command's module, as a run has it)
+from dcrload.commandline import processes
+
+def stop(signum, frame):  # the command's own handler (dcrload.cli._stop)
+    raise KeyboardInterrupt
+signal.signal(signal.SIGTERM, stop)
+start = processes.pool_worker_start if sys.argv[1] == "pool" else (lambda parent: None)
+pool = futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=start, initargs=(os.getpid(),))
+def dispositions():
+    names = {signal.SIG_IGN: "ignore", signal.SIG_DFL: "default"}
+    return [names.get(signal.getsignal(s), "handler")
+            for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)]
+
+print(*pool.submit(dispositions).result(), flush=True)
+time.sleep(0.3)  # the worker waits for its next task
+(worker,) = pool._processes.values()
+worker.terminate()  # what a command's clean-up does to its pool's workers
+worker.join(10)
+print(worker.exitcode, flush=True)
+pool.shutdown(wait=False, cancel_futures=True)
+"""
+
+
+@pytest.mark.parametrize("initializer", ["pool", "none"])
+def test_a_pool_worker_terminated_by_its_command_dies_quietly(initializer: str) -> None:
+    """A forked worker inherits the command's SIGTERM handler, which raises
+    KeyboardInterrupt; `pool_worker_start` puts SIGTERM and SIGHUP back to their default,
+    so the command's clean-up ends its workers without a traceback on stderr."""
+    done = subprocess.run(
+        [sys.executable, "-c", TERMINATED_WORKER, initializer],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,
+    )  # fmt: skip
+    lines = done.stdout.splitlines()
+    if initializer == "pool":
+        assert lines == ["ignore default default", str(-signal.SIGTERM)], done.stderr
+        assert "Traceback" not in done.stderr, done.stderr
+    else:  # without it: the inherited handler, and the traceback this guards against
+        assert lines[0].split()[1] == "handler", done.stderr
+        assert "Traceback" in done.stderr and "KeyboardInterrupt" in done.stderr, lines
+
+
 def test_a_forked_worker_does_not_keep_the_sweep_lock(tmp_path: Path) -> None:
     folder = tmp_path / "runs"
     context = multiprocessing.get_context("fork")
