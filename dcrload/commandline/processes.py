@@ -78,16 +78,17 @@ def die_with_parent(parent: int | None, sig: int = signal.SIGKILL) -> None:
 
 def pool_worker_start(parent: int | None) -> None:
     """A process pool worker's initializer: Ctrl-C is the parent's to handle (it stops the
-    workers itself), SIGTERM and SIGHUP end the worker as they would by default, and the
-    worker dies with the parent whatever kills it.
+    workers itself), every other signal the command handled in Python acts as it would by
+    default, and the worker dies with the parent whatever kills it.
 
-    A forked worker inherits the command's own SIGTERM handler (`dcrload.cli`), which
-    raises KeyboardInterrupt: the parent's clean-up, which terminates its workers, would
-    then print a worker's traceback on stderr.
+    A forked worker inherits the command's own handlers: `dcrload.cli`'s for SIGTERM and
+    SIGHUP raises KeyboardInterrupt, so the parent's clean-up, which terminates its
+    workers, would print a worker's traceback on stderr.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for number in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(number, signal.SIG_DFL)
+    for number in signal.valid_signals():
+        if number != signal.SIGINT and callable(signal.getsignal(number)):
+            signal.signal(number, signal.SIG_DFL)
     die_with_parent(parent)
 
 
