@@ -99,12 +99,13 @@ def choose(root: Path = ROOT) -> None:
     """Import the compiled modules from source if asked to or if any is stale (once)."""
     if any(isinstance(finder, _FromSource) for finder in sys.meta_path):
         return
-    changed = [] if os.environ.get("DCRLOAD_PURE") == "1" else stale(root)
+    pure = os.environ.get("DCRLOAD_PURE") == "1"
+    changed = [] if pure else stale(root)
     if changed:
         print(
             f"dcrload: {', '.join(changed)} changed since the last build; the compiled modules "
             "run as Python (slower) until `pip install -e .` compiles them again",
             file=sys.stderr,
         )
-    if changed or os.environ.get("DCRLOAD_PURE") == "1":
+    if pure or changed:
         sys.meta_path.insert(0, _FromSource(root))
