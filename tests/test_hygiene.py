@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cli_runner import dcrload_here
@@ -293,6 +294,39 @@ def test_staging_folders_of_dead_runs_are_removed_by_the_next_run(tmp_path: Path
     assert not dead.exists() and mine.exists() and stranger.exists()
     assert (tmp_path / "new-run" / "summary.json").exists()
     assert remove_dead_staging(tmp_path) == []
+
+
+def test_a_stop_right_after_the_staging_folder_is_made_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop signal (KeyboardInterrupt from `dcrload.cli`'s handler) that lands once the
+    folder exists but before `__enter__` returns, where `with` would not clean up: seen
+    in CI with the process preempted right after mkdir."""
+    make = Path.mkdir
+
+    def made_then_stopped(self: Path, *args: Any, **kwargs: Any) -> None:
+        make(self, *args, **kwargs)
+        if ".staging-" in self.name:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "mkdir", made_then_stopped)
+    with pytest.raises(KeyboardInterrupt), ResultsDir(tmp_path / "run"):
+        pytest.fail("the body must not run")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_staging_name_taken_already_is_left_to_its_owner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder that mkdir did not make (it exists) is not removed on the way out."""
+    import dcrload.results.files as files
+
+    monkeypatch.setattr(files.secrets, "token_hex", lambda n: "taken")
+    other = tmp_path / f".run.staging-{os.getpid()}-taken"
+    (other / "keys").mkdir(parents=True)
+    with pytest.raises(FileExistsError), ResultsDir(tmp_path / "run"):
+        pytest.fail("the body must not run")
+    assert (other / "keys").is_dir()
 
 
 def test_statements_can_be_written_without_their_private_key(tmp_path: Path) -> None:

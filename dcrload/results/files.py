@@ -14,8 +14,8 @@ import json
 import math
 import os
 import re
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,8 +74,18 @@ class ResultsDir:
             raise UsageError(f"{self.final}: already exists and is not empty")
         self.final.parent.mkdir(parents=True, exist_ok=True)
         remove_dead_staging(self.final.parent)
-        prefix = f".{self.final.name}{STAGING_MARK}{os.getpid()}-"
-        self.path = Path(tempfile.mkdtemp(prefix=prefix, dir=self.final.parent))
+        # named before it is made, so that a stop signal arriving between the folder's
+        # creation and the end of __enter__ (which `with` does not clean up after: seen
+        # once in CI, the process preempted right after mkdir) cannot leave it behind
+        name = f".{self.final.name}{STAGING_MARK}{os.getpid()}-{secrets.token_hex(6)}"
+        self.path = self.final.parent / name
+        try:
+            self.path.mkdir(mode=0o700)
+        except OSError:
+            raise  # not made here: nothing to take back
+        except BaseException:  # a stop signal once it was made
+            shutil.rmtree(self.path, ignore_errors=True)
+            raise
         return self.path
 
     def __exit__(
